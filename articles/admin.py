@@ -1,0 +1,63 @@
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from articles.models import Article
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "status",
+        "published_at",
+        "author",
+        "approved_comments",
+        "pending_comments",
+        "comments_open",
+    ]
+    list_filter = ["status", "published_at", "comments_open"]
+    search_fields = ["title", "summary", "body"]
+    date_hierarchy = "published_at"
+    prepopulated_fields = {"slug": ["title"]}
+    list_select_related = ["author"]
+    raw_id_fields = ["author"]
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "author", "summary", "body"]}),
+        (_("Publishing"), {"fields": ["status", "published_at", "comments_open"]}),
+        (_("Dates"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                approved_count=Count("comments", filter=Q(comments__status="approved")),
+                pending_count=Count("comments", filter=Q(comments__status="pending")),
+            )
+        )
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("author", request.user.pk)
+        return initial
+
+    @admin.display(description=_("approved comments"), ordering="approved_count")
+    def approved_comments(self, obj):
+        return obj.approved_count
+
+    @admin.display(description=_("pending"), ordering="pending_count")
+    def pending_comments(self, obj):
+        if not obj.pending_count:
+            return 0
+        url = reverse("admin:comments_comment_changelist")
+        return format_html(
+            '<a href="{}?article__id__exact={}&amp;status__exact=pending">{} pending</a>',
+            url,
+            obj.pk,
+            obj.pending_count,
+        )

@@ -1,0 +1,109 @@
+"""Demo discussions for ``seed_demo``: original text, idempotent per article."""
+
+from datetime import timedelta
+
+from django.db import transaction
+
+from articles.models import Article
+from comments.models import Comment
+
+A, P, S = Comment.Status.APPROVED, Comment.Status.PENDING, Comment.Status.SPAM
+
+# Each entry: (key, parent key or None, name, email, status, hours after publication, body).
+# "@author" stands for the article's author.
+DEEP_THREAD = [
+    ("a", None, "Anonymous", "anon1@example.net", A, 2,
+     "Honestly, these courses are worth nothing. Anyone can learn from free tutorials."),
+    ("b", "a", "@author", None, A, 3,
+     "That's a blanket statement. Free tutorials exist, but structure and deadlines are "
+     "what many people pay for."),
+    ("c", "b", "James", "james@example.org", A, 5,
+     "I keep saying the same to my friends. I finished one last year, and the structure was "
+     "the whole point for me."),
+    ("d", "c", "@author", None, A, 6,
+     "James, thanks for that. Would you mind sharing what you did in the months after "
+     "graduating?"),
+    ("e", "d", "James", "james@example.org", A, 8,
+     "Mostly side projects. A timetable app for my club, then a small shop site for my "
+     "cousin. That is what got me interviews."),
+    ("f", None, "James", "james@example.org", A, 9,
+     "Mark, the fact is I went through one of these programs and it changed my career. "
+     "But I had to put in the hours afterwards."),
+    ("g", None, "Anonymous", "anon2@example.net", A, 12,
+     "We have all benefited from cheaper ways to learn. The question is whether the fee "
+     "buys anything the library doesn't."),
+    ("h", "g", "Lena", "lena@example.com", A, 14,
+     "Mentors. That's what the fee buys. Whether that's worth it depends on the mentor."),
+    ("i", "h", "Anonymous", "anon2@example.net", A, 15,
+     "Fair point. Mine were hit and miss.\n\nSome were brilliant, some read slides aloud."),
+    ("j", "f", "Priya fan", "fan@example.com", P, 20,
+     "Could you say which program? Asking for a friend."),
+    ("k", None, "Cheap Watches", "promo@spam.example", S, 21,
+     "Great article!!! Visit http://spam.example/watches for deals."),
+]
+
+SHORT_THREADS = [
+    ("a", None, "Olu", "olu@example.com", A, 1,
+     "Good overview. I'd add that the files are also missing wheelchair-accessibility flags."),
+    ("b", "a", "Sam", "sam@example.com", A, 3,
+     "Agreed. See https://example.com/accessibility-notes for what other cities publish."),
+    ("c", None, "Rita", "rita@example.com", A, 5, "Thanks for doing the legwork on this."),
+    ("d", None, "New reader", "new@example.com", P, 6,
+     "First time commenting — is there a way to get alerts for updates?"),
+]
+
+
+def _add(article, parent, name, email, status, when, body):
+    comment = Comment(
+        article=article,
+        parent=parent,
+        author_name=name,
+        author_email=email,
+        body=body,
+        status=status,
+        created_at=when,
+        ip_address="192.0.2.10",
+        user_agent="seed_demo",
+    )
+    comment.save()
+    return comment
+
+
+def _seed_article(article, entries, author):
+    created = {}
+    for key, parent_key, name, email, status, hours, body in entries:
+        if name == "@author":
+            name = author.get_full_name() or author.get_username()
+            email = author.email
+        parent = created.get(parent_key)
+        if parent is not None:
+            parent.refresh_from_db()
+        created[key] = _add(
+            article,
+            parent,
+            name,
+            email,
+            status,
+            article.published_at + timedelta(hours=hours),
+            body,
+        )
+    return len(created)
+
+
+@transaction.atomic
+def seed_discussions(*, authors):
+    """Add demo threads to demo articles that have no comments yet."""
+    total = 0
+    plans = {
+        "coding-bootcamps-worth-it": DEEP_THREAD,
+        "night-bus-timetables-go-open": SHORT_THREADS,
+        "the-quiet-return-of-rss": SHORT_THREADS[:3],
+        "municipal-wifi-experiment": SHORT_THREADS[2:3],
+        "local-newsrooms-and-comment-sections": SHORT_THREADS[:2],
+    }
+    for slug, entries in plans.items():
+        article = Article.objects.filter(slug=slug).select_related("author").first()
+        if article is None or article.comments.exists():
+            continue
+        total += _seed_article(article, entries, article.author)
+    return total

@@ -1,0 +1,159 @@
+"""The comment form: field rules, the honeypot and the signed render timestamp."""
+
+import time
+
+from django import forms
+from django.core import signing
+from django.utils.translation import gettext_lazy as _
+
+from comments.conf import conf
+from comments.models import MAX_BODY_LENGTH, MAX_NAME_LENGTH, Comment, http_url_validator
+from comments.text import strip_control_characters
+
+TIMESTAMP_SALT = "comments.form-timestamp"
+
+
+class CleanCharField(forms.CharField):
+    """A CharField that drops control characters (NUL included) before validating."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return strip_control_characters(value) if value else value
+
+
+class CommentForm(forms.Form):
+    name = CleanCharField(label=_("Name"), max_length=MAX_NAME_LENGTH)
+    email = forms.EmailField(
+        label=_("Email"),
+        help_text=_("Never shown publicly."),
+        max_length=254,
+    )
+    url = CleanCharField(label=_("Website"), required=False, max_length=500)
+    body = CleanCharField(
+        label=_("Comment"),
+        max_length=MAX_BODY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 45}),
+    )
+    parent = forms.CharField(required=False, widget=forms.HiddenInput)
+    remember = forms.BooleanField(
+        label=_("Save my name, email and website for the next time I comment."),
+        required=False,
+    )
+    notify = forms.BooleanField(label=_("Notify me of replies by email."), required=False)
+    # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
+    homepage = forms.CharField(label=_("Leave this field empty"), required=False)
+    timestamp = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    error_messages = {
+        "expired": _("This form has expired, please submit again."),
+    }
+
+    def __init__(self, *args, article, user=None, **kwargs):
+        self.article = article
+        self.user = user if user is not None and user.is_authenticated else None
+        super().__init__(*args, **kwargs)
+        self.fields["timestamp"].initial = sign_timestamp()
+        self.fields["homepage"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+        self.fields["name"].widget.attrs.update({"autocomplete": "name"})
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+        self.fields["url"].widget.attrs.update({"autocomplete": "url", "inputmode": "url"})
+        self.fields["url"].widget.input_type = "url"
+        if self.user is not None:
+            # A logged-in reader doesn't retype who they are.
+            for name in ("name", "email", "url", "remember"):
+                self.fields[name].required = False
+                self.fields[name].widget = forms.HiddenInput()
+
+    # --- field rules --------------------------------------------------------
+    def clean_name(self):
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.get_username()
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError(_("Please enter your name."), code="required")
+        return name
+
+    def clean_email(self):
+        if self.user is not None:
+            return self.user.email or f"{self.user.get_username()}@users.invalid"
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_url(self):
+        if self.user is not None:
+            return ""
+        url = self.cleaned_data["url"].strip()
+        if not url:
+            return ""
+        if "://" not in url and not url.lower().startswith(("javascript:", "data:", "vbscript:")):
+            url = "https://" + url
+        try:
+            http_url_validator(url)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                _("Enter a web address starting with http:// or https://."), code="invalid_url"
+            ) from None
+        return url
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError(_("Please write a comment."), code="required")
+        return body.strip("\n")
+
+    def clean_parent(self):
+        value = (self.cleaned_data.get("parent") or "").strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise forms.ValidationError(_("The comment you replied to does not exist."), code="invalid")
+        parent = Comment.objects.filter(pk=int(value)).select_related("article").first()
+        if parent is None:
+            raise forms.ValidationError(_("The comment you replied to does not exist."), code="missing")
+        if parent.article_id != self.article.pk:
+            raise forms.ValidationError(
+                _("The comment you replied to belongs to another article."), code="other_article"
+            )
+        if not parent.is_public:
+            raise forms.ValidationError(
+                _("You can only reply to published comments."), code="not_public"
+            )
+        return parent
+
+    def clean_timestamp(self):
+        """Seconds since the form was rendered (None when missing or tampered with)."""
+        token = self.cleaned_data.get("timestamp") or ""
+        try:
+            rendered_at = signing.loads(token, salt=TIMESTAMP_SALT)
+        except signing.BadSignature:
+            return None
+        age = time.time() - float(rendered_at)
+        if age > conf.FORM_MAX_AGE_SECONDS:
+            raise forms.ValidationError(self.error_messages["expired"], code="expired")
+        return age
+
+    # --- what the rules need -------------------------------------------------
+    @property
+    def honeypot_filled(self):
+        return bool((self.data.get("homepage") or "").strip())
+
+    @property
+    def seconds_since_render(self):
+        return self.cleaned_data.get("timestamp")
+
+
+def sign_timestamp():
+    return signing.dumps(time.time(), salt=TIMESTAMP_SALT)
+
+
+class CommentEditForm(forms.Form):
+    body = CleanCharField(
+        label=_("Comment"),
+        max_length=MAX_BODY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 45}),
+    )
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError(_("Please write a comment."), code="required")
+        return body.strip("\n")

@@ -1,0 +1,218 @@
+"""Automatic moderation: ordered rules that decide what happens to a new comment.
+
+Each rule is a small function taking a ``Candidate`` and returning a ``Verdict``
+(status + reason) or ``None`` to pass to the next rule; a rule may instead raise
+``CommentRefused`` (duplicate, flood) so nothing is stored. The first verdict
+wins. The order is the list ``RULES`` below; the settings that tune each rule
+are documented in README.md.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from comments.conf import conf
+from comments.models import Comment
+from comments.text import count_links
+
+logger = logging.getLogger("threadpress")
+
+APPROVED = Comment.Status.APPROVED
+PENDING = Comment.Status.PENDING
+SPAM = Comment.Status.SPAM
+
+
+class CommentRefused(Exception):
+    """The comment is not stored; the reader gets ``message`` with their text kept."""
+
+    def __init__(self, message, *, status_code, code):
+        super().__init__(str(message))
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+
+
+@dataclass
+class Verdict:
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class Candidate:
+    """Everything the rules may look at, before anything is stored."""
+
+    article: object
+    name: str
+    email: str
+    url: str
+    body: str
+    ip_address: str | None = None
+    user_agent: str = ""
+    user: object = None
+    honeypot_filled: bool = False
+    seconds_since_render: float | None = None
+    parent: object = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_staff(self):
+        return self.user is not None and self.user.is_authenticated and self.user.is_staff
+
+    def matched_key(self, keys):
+        """The first key found in any field the key lists are matched against."""
+        haystacks = [
+            self.name.lower(),
+            self.email.lower(),
+            self.url.lower(),
+            self.body.lower(),
+            (self.ip_address or "").lower(),
+            self.user_agent.lower(),
+        ]
+        for key in keys:
+            needle = key.strip().lower()
+            if needle and any(needle in haystack for haystack in haystacks):
+                return key.strip()
+        return None
+
+
+# --- refusals ---------------------------------------------------------------------
+def refuse_duplicate(candidate):
+    if Comment.objects.filter(
+        article=candidate.article, author_email=candidate.email, body=candidate.body
+    ).exists():
+        raise CommentRefused(
+            _("Duplicate comment detected; it looks as though you’ve already said that!"),
+            status_code=409,
+            code="duplicate",
+        )
+
+
+_cache_failure_logged_at = 0.0
+
+
+def _log_cache_failure_once():
+    """Log a dead cache once a minute, not once per request."""
+    global _cache_failure_logged_at
+    now = time.monotonic()
+    if now - _cache_failure_logged_at > 60:
+        _cache_failure_logged_at = now
+        logger.warning("Cache unavailable: flood control falls back to the database")
+
+
+def refuse_flood(candidate):
+    seconds = conf.FLOOD_SECONDS
+    if not seconds or not candidate.ip_address or candidate.is_staff:
+        return
+    try:
+        first = cache.add(f"comments:flood:{candidate.ip_address}", 1, timeout=seconds)
+    except Exception:
+        _log_cache_failure_once()
+        since = timezone.now() - timedelta(seconds=seconds)
+        first = not Comment.objects.filter(
+            ip_address=candidate.ip_address, created_at__gte=since
+        ).exists()
+    if not first:
+        raise CommentRefused(
+            _("You are posting comments too quickly. Slow down."), status_code=429, code="flood"
+        )
+
+
+# --- verdicts ------------------------------------------------------------------------
+def trust_staff(candidate):
+    if candidate.is_staff:
+        return Verdict(APPROVED, "staff")
+    return None
+
+
+def honeypot(candidate):
+    if candidate.honeypot_filled:
+        return Verdict(SPAM, "spam: honeypot")
+    return None
+
+
+def too_fast(candidate):
+    seconds = candidate.seconds_since_render
+    if seconds is None:
+        return Verdict(SPAM, "spam: missing or forged form timestamp")
+    if seconds < conf.MIN_SUBMIT_SECONDS:
+        return Verdict(SPAM, f"spam: submitted {seconds:.1f}s after the form was shown")
+    return None
+
+
+def disallowed_keys(candidate):
+    key = candidate.matched_key(conf.DISALLOWED_KEYS)
+    if key:
+        return Verdict(SPAM, f"spam: disallowed key “{key}”")
+    return None
+
+
+def moderation_keys(candidate):
+    key = candidate.matched_key(conf.MODERATION_KEYS)
+    if key:
+        return Verdict(PENDING, f"held: moderation key “{key}”")
+    return None
+
+
+def too_many_links(candidate):
+    links = count_links(candidate.body)
+    if links > conf.MAX_LINKS:
+        return Verdict(PENDING, f"held: {links} links")
+    return None
+
+
+def spam_service(candidate):
+    """An optional external checker (e.g. an Akismet client), after the local rules.
+
+    ``COMMENTS_SPAM_CHECKER`` names a callable taking the candidate and returning
+    True for spam. Its failures never block posting: the comment is held.
+    """
+    path = conf.SPAM_CHECKER
+    if not path:
+        return None
+    try:
+        is_spam = import_string(path)(candidate)
+    except Exception:
+        logger.exception("Spam service failed; holding the comment for moderation")
+        return Verdict(PENDING, "held: spam service unavailable")
+    if is_spam:
+        return Verdict(SPAM, "spam: spam service")
+    return None
+
+
+def previously_approved(candidate):
+    if not conf.REQUIRE_PREVIOUSLY_APPROVED:
+        return Verdict(APPROVED, "")
+    if Comment.objects.approved().filter(author_email=candidate.email).exists():
+        return Verdict(APPROVED, "")
+    return Verdict(PENDING, "held: first comment from this email")
+
+
+REFUSALS = [refuse_duplicate, refuse_flood]
+RULES = [
+    trust_staff,
+    honeypot,
+    too_fast,
+    disallowed_keys,
+    moderation_keys,
+    too_many_links,
+    spam_service,
+    previously_approved,
+]
+
+
+def evaluate(candidate):
+    """Raise ``CommentRefused`` or return the first verdict of the ordered rules."""
+    for refusal in REFUSALS:
+        refusal(candidate)
+    for rule in RULES:
+        verdict = rule(candidate)
+        if verdict is not None:
+            return verdict
+    return Verdict(PENDING, "")

@@ -1,0 +1,79 @@
+/* threadpress comments: progressive enhancement only. Without this file every
+   feature works (Reply links open the form via ?replyto=, threads stay expanded). */
+(function () {
+  "use strict";
+
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  ready(function () {
+    var respond = document.getElementById("respond");
+    var form = document.getElementById("comment-form");
+    if (respond && form) { enhanceReplies(respond, form); }
+    enhanceToggles();
+  });
+
+  function enhanceReplies(respond, form) {
+    var placeholder = document.createComment("respond");
+    respond.parentNode.insertBefore(placeholder, respond);
+    var title = document.getElementById("reply-title");
+    var defaultTitle = "Leave a Reply";
+    var cancelWrap = respond.querySelector(".cancel-reply");
+    var cancel = document.getElementById("cancel-comment-reply-link");
+    var parentInput = form.querySelector("input[name=parent]");
+    var body = form.querySelector("textarea[name=body]");
+    if (!parentInput.value) { title.textContent = defaultTitle; }
+
+    function moveTo(link) {
+      var li = document.getElementById("comment-" + link.getAttribute("data-comment-id"));
+      if (!li) { return false; }
+      var article = li.querySelector(":scope > .comment-body");
+      article.parentNode.insertBefore(respond, article.nextSibling);
+      parentInput.value = link.getAttribute("data-comment-id");
+      title.textContent = "Replying to " + link.getAttribute("data-author");
+      cancelWrap.hidden = false;
+      body.focus();
+      return true;
+    }
+
+    function reset() {
+      placeholder.parentNode.insertBefore(respond, placeholder.nextSibling);
+      parentInput.value = "";
+      title.textContent = defaultTitle;
+      cancelWrap.hidden = true;
+    }
+
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("a.comment-reply-link");
+      if (link && moveTo(link)) { event.preventDefault(); }
+    });
+    cancel.addEventListener("click", function (event) {
+      event.preventDefault();
+      var replyId = parentInput.value;
+      reset();
+      var back = replyId && document.querySelector("#comment-" + replyId + " .comment-reply-link");
+      (back || body).focus();
+      if (window.history && window.location.search.indexOf("replyto=") !== -1) {
+        window.history.replaceState(null, "", window.location.pathname + "#respond");
+      }
+    });
+  }
+
+  function enhanceToggles() {
+    var buttons = document.querySelectorAll(".thread-toggle");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var list = document.getElementById(button.getAttribute("aria-controls"));
+      if (!list) { return; }
+      var count = parseInt(button.getAttribute("data-hidden-count"), 10) || 0;
+      var hiddenLabel = count === 1 ? "1 reply hidden" : count + " replies hidden";
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var expanded = button.getAttribute("aria-expanded") === "true";
+        button.setAttribute("aria-expanded", expanded ? "false" : "true");
+        list.hidden = expanded;
+        button.textContent = expanded ? hiddenLabel + " — show" : "Hide replies";
+      });
+    });
+  }
+})();

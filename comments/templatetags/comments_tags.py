@@ -1,0 +1,92 @@
+from urllib.parse import parse_qsl
+
+from django import template
+from django.core import signing
+from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
+
+from comments import posting, session, threads
+from comments.forms import CommentForm
+from comments.models import Comment
+
+register = template.Library()
+
+REMEMBER_COOKIE = "comment_author"
+
+
+def responses_heading(count, title):
+    """ "No Responses to “T”", "1 Response to “T”", "N Responses to “T”"."""
+    if count == 0:
+        return f"No Responses to “{title}”"
+    return ngettext("%(n)d Response to “%(t)s”", "%(n)d Responses to “%(t)s”", count) % {
+        "n": count,
+        "t": title,
+    }
+
+
+@register.simple_tag
+def responses_label(count):
+    """The home page's count: "No Responses", "1 Response", "N Responses"."""
+    if not count:
+        return "No Responses"
+    return ngettext("%(n)d Response", "%(n)d Responses", count) % {"n": count}
+
+
+def _remembered_author(request):
+    try:
+        raw = request.get_signed_cookie(REMEMBER_COOKIE, salt=REMEMBER_COOKIE)
+    except (KeyError, signing.BadSignature):
+        return {}
+    values = dict(parse_qsl(raw))
+    return {key: values[key] for key in ("name", "email", "url") if key in values} | {
+        "remember": True
+    }
+
+
+def _reply_target(request, article, form):
+    """The public comment being replied to, from ``?replyto=`` or the bound form."""
+    raw = request.GET.get("replyto", "")
+    if form.is_bound:
+        raw = form.data.get("parent", "") or ""
+    if not str(raw).isdigit():
+        return None
+    return Comment.objects.approved().filter(pk=int(raw), article=article).first()
+
+
+@register.inclusion_tag("comments/_section.html", takes_context=True)
+def comments_section(context, article):
+    request = context["request"]
+    own_ids = session.own_comment_ids(request, article)
+    reported_ids = session.reported_comment_ids(request, article)
+    editable_ids = frozenset()
+    if own_ids:
+        editable_ids = frozenset(
+            comment.pk
+            for comment in Comment.objects.filter(pk__in=own_ids).only("pk", "created_at", "status")
+            if posting.can_edit(comment)
+        )
+    viewer = threads.Viewer(own_ids=own_ids, reported_ids=reported_ids, editable_ids=editable_ids)
+    page = threads.render_page(
+        article,
+        page=request.GET.get("cpage", 1),
+        sort=request.GET.get("csort"),
+        viewer=viewer,
+    )
+    form = context.get("comment_form")
+    if form is None:
+        form = CommentForm(article=article, user=request.user, initial=_remembered_author(request))
+    reply_to = _reply_target(request, article, form)
+    if reply_to is not None and not form.is_bound:
+        form.initial["parent"] = reply_to.pk
+    return {
+        "request": request,
+        "article": article,
+        "page": page,
+        "heading": responses_heading(page.comment_count, article.title),
+        "thread_html": mark_safe(page.html),  # built from escaped parts in comments.rendering
+        "form": form,
+        "reply_to": reply_to,
+        "accepts_comments": article.accepts_comments,
+        "user": request.user,
+        "csrf_token": context.get("csrf_token"),
+    }

@@ -1,0 +1,192 @@
+"""Load and render one page of an article's discussion.
+
+A constant number of queries whatever the thread size: the approved count, the
+page's thread ids (with the paginator's count), and every node of those threads
+in one query ordered by ``tree_id, lft``; the tree is then built in Python.
+
+The rendered fragment is cached under a key holding the article's
+``comments_version`` (bumped in the same transaction as every visible change)
+and its ``updated_at``, so a stale thread can't be served. Readers with their
+own pending comments or reports on the page get a fresh, personal render.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils.translation import get_language
+
+from comments.conf import conf
+from comments.models import Comment
+from comments.rendering import render_thread
+from comments.tree import AWAITING, Node, build_thread
+from site_config.pagination import ForgivingPaginator
+
+logger = logging.getLogger("threadpress")
+
+SORT_OLDEST = "oldest"
+SORT_NEWEST = "newest"
+NODE_FIELDS = (
+    "pk",
+    "parent_id",
+    "tree_id",
+    "level",
+    "status",
+    "author_name",
+    "author_url",
+    "body_html",
+    "created_at",
+    "edited_at",
+)
+
+
+@dataclass
+class Viewer:
+    """What makes a render personal: the reader's own comments and reports."""
+
+    own_ids: frozenset = frozenset()
+    reported_ids: frozenset = frozenset()
+    editable_ids: frozenset = frozenset()
+
+    @property
+    def is_personal(self):
+        return bool(self.own_ids or self.reported_ids)
+
+
+@dataclass
+class ThreadPage:
+    comment_count: int
+    html: str
+    number: int = 1
+    num_pages: int = 1
+    sort: str = SORT_OLDEST
+    page_range: list = field(default_factory=list)
+
+    @property
+    def has_other_pages(self):
+        return self.num_pages > 1
+
+
+def normalize_sort(value):
+    return SORT_NEWEST if value == SORT_NEWEST else SORT_OLDEST
+
+
+def thread_ids_queryset(article, *, sort=SORT_OLDEST, own_ids=frozenset()):
+    """Tree ids of the threads a reader can see, in page order."""
+    visible = Q(status=Comment.Status.APPROVED)
+    if own_ids:
+        visible |= Q(pk__in=own_ids, status__in=AWAITING)
+    order = "-tree_id" if sort == SORT_NEWEST else "tree_id"
+    return (
+        Comment.objects.filter(article=article)
+        .filter(visible)
+        .order_by(order)
+        .values_list("tree_id", flat=True)
+        .distinct()
+    )
+
+
+def load_nodes(article, tree_ids):
+    rows = (
+        Comment.objects.filter(article=article, tree_id__in=list(tree_ids))
+        .order_by("tree_id", "lft")
+        .values_list(*NODE_FIELDS)
+    )
+    return [Node(*row) for row in rows]
+
+
+def order_threads(nodes, tree_ids):
+    """Nodes grouped by thread in the page's order (newest-first reverses threads only)."""
+    position = {tree_id: index for index, tree_id in enumerate(tree_ids)}
+    return sorted(nodes, key=lambda node: position[node.tree_id])  # stable: lft order kept
+
+
+def _cache_key(article, number, sort):
+    return ":".join(
+        str(part)
+        for part in (
+            "thread",
+            article.pk,
+            article.comments_version,
+            article.updated_at.timestamp(),
+            number,
+            sort,
+            get_language(),
+            conf.MAX_DEPTH,
+            conf.THREADS_PER_PAGE,
+        )
+    )
+
+
+def _cache_get(key):
+    try:
+        return cache.get(key)
+    except Exception:  # the cache is an optimisation: a dead Redis must not break pages
+        logger.warning("Thread cache unavailable; rendering uncached", exc_info=False)
+        return None
+
+
+def _cache_set(key, value):
+    try:
+        cache.set(key, value, conf.CACHE_SECONDS)
+    except Exception:
+        logger.warning("Thread cache unavailable; not storing", exc_info=False)
+
+
+def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=True):
+    viewer = viewer or Viewer()
+    sort = normalize_sort(sort)
+    personal = viewer.is_personal
+    requested = str(page)
+    key = None
+    if use_cache and not personal:
+        key = _cache_key(article, requested, sort)
+        cached = _cache_get(key)
+        if cached is not None:
+            return cached
+
+    comment_count = Comment.objects.approved().filter(article=article).count()
+    paginator = ForgivingPaginator(
+        thread_ids_queryset(article, sort=sort, own_ids=viewer.own_ids), conf.THREADS_PER_PAGE
+    )
+    page_obj = paginator.get_page(page)
+    tree_ids = list(page_obj.object_list)
+    nodes = order_threads(load_nodes(article, tree_ids), tree_ids) if tree_ids else []
+    shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
+    html = render_thread(
+        shown,
+        article_url=article.get_absolute_url(),
+        personal=personal,
+        editable_ids=viewer.editable_ids,
+        reported_ids=viewer.reported_ids,
+    )
+    result = ThreadPage(
+        comment_count=comment_count,
+        html=html,
+        number=page_obj.number,
+        num_pages=paginator.num_pages,
+        sort=sort,
+        page_range=[
+            n if isinstance(n, int) else str(n)
+            for n in paginator.get_elided_page_range(page_obj.number, on_each_side=2)
+        ],
+    )
+    if key is not None:
+        _cache_set(key, result)
+    return result
+
+
+def page_of_comment(comment, *, sort=SORT_OLDEST):
+    """The comments page (1-based) on which ``comment``'s thread is listed."""
+    ids = thread_ids_queryset(comment.article, sort=sort)
+    if sort == SORT_NEWEST:
+        before = ids.filter(tree_id__gt=comment.tree_id).count()
+    else:
+        before = ids.filter(tree_id__lt=comment.tree_id).count()
+    return before // conf.THREADS_PER_PAGE + 1
+
+
+def editable_until(comment):
+    return comment.created_at + timedelta(minutes=conf.EDIT_MINUTES)

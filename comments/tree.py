@@ -1,0 +1,81 @@
+"""Turn a flat, tree-ordered list of comments into what a reader sees.
+
+Input: every comment of the page's threads, ordered by ``(tree_id, lft)`` (one
+query). Output: the same list, each entry marked shown or not, as a comment or a
+placeholder, with its display depth and reply count. Iterative throughout, so a
+chain of thousands of replies has no recursion limit to hit.
+"""
+
+from dataclasses import dataclass, field
+
+# Statuses a poster sees in place as "awaiting moderation" (spam is never revealed as such).
+AWAITING = ("pending", "spam")
+
+
+@dataclass(slots=True)
+class Node:
+    pk: int
+    parent_id: int | None
+    tree_id: int
+    level: int
+    status: str
+    author_name: str = ""
+    author_url: str = ""
+    body_html: str = ""
+    created_at: object = None
+    edited_at: object = None
+    visible: bool = False  # shown in full (public, or the viewer's own pending comment)
+    shown: bool = False  # shown at all (in full, or as a placeholder)
+    reply_count: int = 0  # shown descendants
+    depth: int = 1  # display depth, capped at max_depth
+    parent_name: str = ""  # for "in reply to" when depth is capped
+    own: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_placeholder(self):
+        return self.shown and not self.visible
+
+    @property
+    def is_pending(self):
+        """Not public yet (a held comment; to its poster, spam looks held too)."""
+        return self.status in AWAITING
+
+    @property
+    def true_depth(self):
+        return self.level + 1
+
+
+def build_thread(nodes, *, max_depth, own_ids=frozenset(), public_status="approved"):
+    """Mark visibility, placeholders, reply counts and display depth in place.
+
+    ``nodes`` must be in preorder (``tree_id, lft``), so every parent precedes its
+    replies and walking the list backwards meets every reply before its parent.
+    Returns the shown nodes, in display order.
+    """
+    by_pk = {node.pk: node for node in nodes}
+    for node in nodes:
+        node.own = node.pk in own_ids
+        node.visible = node.status == public_status or (node.own and node.status in AWAITING)
+        node.shown = node.visible
+        node.reply_count = 0
+    for node in reversed(nodes):
+        if not node.shown:
+            continue
+        parent = by_pk.get(node.parent_id)
+        if parent is not None:
+            parent.shown = True
+            parent.reply_count += 1 + node.reply_count
+    shown = []
+    for node in nodes:
+        if not node.shown:
+            continue
+        parent = by_pk.get(node.parent_id)
+        if parent is not None and not parent.shown:
+            # A gap the query did not include; never promote a reply to a new root.
+            continue
+        node.depth = min(node.level + 1, max_depth)
+        if node.level + 1 > max_depth and parent is not None:
+            node.parent_name = parent.author_name if parent.visible else ""
+        shown.append(node)
+    return shown

@@ -1,0 +1,153 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from articles.models import Article
+from comments import notifications, posting, reports, session, threads
+from comments.forms import CommentEditForm, CommentForm
+from comments.models import Comment
+from comments.rules import CommentRefused
+from site_config.http import client_ip
+
+REMEMBER_COOKIE = "comment_author"
+REMEMBER_MAX_AGE = 60 * 60 * 24 * 365
+
+
+def render_article_with_form(request, article, form, *, status, message=None):
+    """The article page again, with the reader's text and a message per field."""
+    if message:
+        form.add_error(None, message)
+    context = {"article": article, "comment_form": form}
+    return render(request, "articles/article_detail.html", context, status=status)
+
+
+@require_POST
+def post_comment(request, slug):
+    article = Article.objects.visible_to(request.user).filter(slug=slug).first()
+    if article is None or not article.is_public:
+        raise Http404(_("No article found."))
+    form = CommentForm(request.POST, article=article, user=request.user)
+    if not article.accepts_comments:
+        form.is_valid()  # bind the reader's text for the re-rendered form
+        return render_article_with_form(
+            request, article, form, status=403, message=_("Comments are closed.")
+        )
+    if not form.is_valid():
+        return render_article_with_form(request, article, form, status=400)
+    meta = posting.RequestMeta(
+        ip_address=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
+    )
+    try:
+        comment = posting.post_comment(
+            article=article, form=form, request_meta=meta, user=request.user
+        )
+    except CommentRefused as refusal:
+        return render_article_with_form(
+            request, article, form, status=refusal.status_code, message=refusal.message
+        )
+    except ValidationError as error:
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return render_article_with_form(request, article, form, status=400)
+    session.remember_own_comment(request, comment)
+    page = threads.page_of_comment(comment)
+    query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
+    response = HttpResponseRedirect(f"{article.get_absolute_url()}{query}#comment-{comment.pk}")
+    response.status_code = 303
+    if form.cleaned_data.get("remember") and not request.user.is_authenticated:
+        response.set_signed_cookie(
+            REMEMBER_COOKIE,
+            urlencode(
+                {"name": comment.author_name, "email": comment.author_email, "url": comment.author_url}
+            ),
+            salt=REMEMBER_COOKIE,
+            max_age=REMEMBER_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    elif not request.user.is_authenticated:
+        response.delete_cookie(REMEMBER_COOKIE)
+    return response
+
+
+@require_GET
+def permalink(request, pk):
+    comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
+    visible = comment.is_public or (
+        comment.status != Comment.Status.REMOVED and session.owns(request, comment)
+    )
+    if not visible or not comment.article.is_public:
+        raise Http404(_("No comment found."))
+    page = threads.page_of_comment(comment)
+    query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
+    return redirect(f"{comment.article.get_absolute_url()}{query}#comment-{comment.pk}")
+
+
+def _own_comment_or_404(request, pk):
+    comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
+    if not session.owns(request, comment) or comment.status == Comment.Status.REMOVED:
+        raise Http404(_("No comment of yours found."))
+    return comment
+
+
+def edit(request, pk):
+    comment = _own_comment_or_404(request, pk)
+    if not posting.can_edit(comment):
+        messages.error(request, _("The time to edit this comment has passed."))
+        return redirect(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
+    form = CommentEditForm(request.POST or None, initial={"body": comment.body})
+    if request.method == "POST" and form.is_valid():
+        posting.edit_comment(comment, body=form.cleaned_data["body"])
+        messages.success(request, _("Your comment was updated."))
+        return redirect(comment.article.get_absolute_url() + f"#comment-{comment.pk}", status=303)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "comments/edit.html",
+        {"comment": comment, "form": form, "article": comment.article},
+        status=status,
+    )
+
+
+def withdraw(request, pk):
+    comment = _own_comment_or_404(request, pk)
+    if request.method == "POST":
+        posting.withdraw_comment(comment)
+        messages.success(request, _("Your comment was withdrawn."))
+        response = redirect(comment.article.get_absolute_url() + "#comments")
+        response.status_code = 303
+        return response
+    return render(request, "comments/withdraw.html", {"comment": comment, "article": comment.article})
+
+
+@require_POST
+def report(request, pk):
+    comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
+    if not comment.is_public or not comment.article.is_public:
+        raise Http404(_("No comment found."))
+    if not request.session.session_key:
+        request.session.save()
+    reports.report_comment(
+        comment, session_key=request.session.session_key, ip_address=client_ip(request)
+    )
+    session.remember_report(request, comment)
+    messages.success(request, _("Thank you. A moderator will look at this comment."))
+    response = redirect(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
+    response.status_code = 303
+    return response
+
+
+def unsubscribe(request, token):
+    comment_id = notifications.comment_for_unsubscribe_token(token)
+    comment = Comment.objects.filter(pk=comment_id).select_related("article").first()
+    if comment is None:
+        raise Http404(_("This unsubscribe link is not valid."))
+    # One click from the email (GET) or a mail client's List-Unsubscribe-Post (POST);
+    # idempotent, so a link scanner following it does no harm beyond the intent.
+    Comment.objects.filter(pk=comment.pk).update(notify_replies=False)
+    return render(request, "comments/unsubscribed.html", {"comment": comment})
