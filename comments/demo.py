@@ -12,44 +12,142 @@ A, P, S = Comment.Status.APPROVED, Comment.Status.PENDING, Comment.Status.SPAM
 # Each entry: (key, parent key or None, name, email, status, hours after publication, body).
 # "@author" stands for the article's author.
 DEEP_THREAD = [
-    ("a", None, "Anonymous", "anon1@example.net", A, 2,
-     "Honestly, these courses are worth nothing. Anyone can learn from free tutorials."),
-    ("b", "a", "@author", None, A, 3,
-     "That's a blanket statement. Free tutorials exist, but structure and deadlines are "
-     "what many people pay for."),
-    ("c", "b", "James", "james@example.org", A, 5,
-     "I keep saying the same to my friends. I finished one last year, and the structure was "
-     "the whole point for me."),
-    ("d", "c", "@author", None, A, 6,
-     "James, thanks for that. Would you mind sharing what you did in the months after "
-     "graduating?"),
-    ("e", "d", "James", "james@example.org", A, 8,
-     "Mostly side projects. A timetable app for my club, then a small shop site for my "
-     "cousin. That is what got me interviews."),
-    ("f", None, "James", "james@example.org", A, 9,
-     "Mark, the fact is I went through one of these programs and it changed my career. "
-     "But I had to put in the hours afterwards."),
-    ("g", None, "Anonymous", "anon2@example.net", A, 12,
-     "We have all benefited from cheaper ways to learn. The question is whether the fee "
-     "buys anything the library doesn't."),
-    ("h", "g", "Lena", "lena@example.com", A, 14,
-     "Mentors. That's what the fee buys. Whether that's worth it depends on the mentor."),
-    ("i", "h", "Anonymous", "anon2@example.net", A, 15,
-     "Fair point. Mine were hit and miss.\n\nSome were brilliant, some read slides aloud."),
-    ("j", "f", "Priya fan", "fan@example.com", P, 20,
-     "Could you say which program? Asking for a friend."),
-    ("k", None, "Cheap Watches", "promo@spam.example", S, 21,
-     "Great article!!! Visit http://spam.example/watches for deals."),
+    (
+        "a",
+        None,
+        "Anonymous",
+        "anon1@example.net",
+        A,
+        2,
+        "Honestly, these courses are worth nothing. Anyone can learn from free tutorials.",
+    ),
+    (
+        "b",
+        "a",
+        "@author",
+        None,
+        A,
+        3,
+        "That's a blanket statement. Free tutorials exist, but structure and deadlines are "
+        "what many people pay for.",
+    ),
+    (
+        "c",
+        "b",
+        "James",
+        "james@example.org",
+        A,
+        5,
+        "I keep saying the same to my friends. I finished one last year, and the structure was "
+        "the whole point for me.",
+    ),
+    (
+        "d",
+        "c",
+        "@author",
+        None,
+        A,
+        6,
+        "James, thanks for that. Would you mind sharing what you did in the months after "
+        "graduating?",
+    ),
+    (
+        "e",
+        "d",
+        "James",
+        "james@example.org",
+        A,
+        8,
+        "Mostly side projects. A timetable app for my club, then a small shop site for my "
+        "cousin. That is what got me interviews.",
+    ),
+    (
+        "f",
+        None,
+        "James",
+        "james@example.org",
+        A,
+        9,
+        "Mark, the fact is I went through one of these programs and it changed my career. "
+        "But I had to put in the hours afterwards.",
+    ),
+    (
+        "g",
+        None,
+        "Anonymous",
+        "anon2@example.net",
+        A,
+        12,
+        "We have all benefited from cheaper ways to learn. The question is whether the fee "
+        "buys anything the library doesn't.",
+    ),
+    (
+        "h",
+        "g",
+        "Lena",
+        "lena@example.com",
+        A,
+        14,
+        "Mentors. That's what the fee buys. Whether that's worth it depends on the mentor.",
+    ),
+    (
+        "i",
+        "h",
+        "Anonymous",
+        "anon2@example.net",
+        A,
+        15,
+        "Fair point. Mine were hit and miss.\n\nSome were brilliant, some read slides aloud.",
+    ),
+    (
+        "j",
+        "f",
+        "Priya fan",
+        "fan@example.com",
+        P,
+        20,
+        "Could you say which program? Asking for a friend.",
+    ),
+    (
+        "k",
+        None,
+        "Cheap Watches",
+        "promo@spam.example",
+        S,
+        21,
+        "Great article!!! Visit http://spam.example/watches for deals.",
+    ),
 ]
 
 SHORT_THREADS = [
-    ("a", None, "Olu", "olu@example.com", A, 1,
-     "Good overview. I'd add that the files are also missing wheelchair-accessibility flags."),
-    ("b", "a", "Sam", "sam@example.com", A, 3,
-     "Agreed. See https://example.com/accessibility-notes for what other cities publish."),
+    (
+        "a",
+        None,
+        "Olu",
+        "olu@example.com",
+        A,
+        1,
+        "Good overview. I'd add that the files are also missing wheelchair-accessibility flags.",
+    ),
+    (
+        "b",
+        "a",
+        "Sam",
+        "sam@example.com",
+        A,
+        3,
+        "Agreed. See https://example.com/accessibility-notes for what other cities publish.",
+    ),
     ("c", None, "Rita", "rita@example.com", A, 5, "Thanks for doing the legwork on this."),
-    ("d", None, "New reader", "new@example.com", P, 6,
-     "First time commenting — is there a way to get alerts for updates?"),
+    (
+        "d",
+        None,
+        "New reader",
+        "new@example.com",
+        P,
+        6,
+        "First time commenting — is there a way to get alerts for updates?",
+    ),
 ]
 
 

@@ -105,10 +105,14 @@ class CommentForm(forms.Form):
         if not value:
             return None
         if not value.isdigit():
-            raise forms.ValidationError(_("The comment you replied to does not exist."), code="invalid")
+            raise forms.ValidationError(
+                _("The comment you replied to does not exist."), code="invalid"
+            )
         parent = Comment.objects.filter(pk=int(value)).select_related("article").first()
         if parent is None:
-            raise forms.ValidationError(_("The comment you replied to does not exist."), code="missing")
+            raise forms.ValidationError(
+                _("The comment you replied to does not exist."), code="missing"
+            )
         if parent.article_id != self.article.pk:
             raise forms.ValidationError(
                 _("The comment you replied to belongs to another article."), code="other_article"

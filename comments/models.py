@@ -138,7 +138,9 @@ class Comment(MPTTModel):
                 name="comment_unique_tree_rght",
                 deferrable=Deferrable.DEFERRED,
             ),
-            models.CheckConstraint(condition=Q(lft__lt=models.F("rght")), name="comment_lft_lt_rght"),
+            models.CheckConstraint(
+                condition=Q(lft__lt=models.F("rght")), name="comment_lft_lt_rght"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "approved", "spam", "removed"]),
                 name="comment_status_valid",
@@ -161,7 +163,9 @@ class Comment(MPTTModel):
             parent_article_id = (
                 self.parent.article_id
                 if self.parent is not None
-                else Comment.objects.filter(pk=self.parent_id).values_list("article_id", flat=True).first()
+                else Comment.objects.filter(pk=self.parent_id)
+                .values_list("article_id", flat=True)
+                .first()
             )
             if parent_article_id != self.article_id:
                 raise ValidationError(

@@ -139,6 +139,7 @@ def render_thread(shown, *, article_url, personal=False, editable_ids=(), report
     }
     out = ['<ol class="comment-list">']
     open_depth = 0  # depth of the innermost <li> still open
+    last_pk = None
     for node in shown:
         depth = node.depth
         if depth > open_depth:

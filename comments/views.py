@@ -62,7 +62,11 @@ def post_comment(request, slug):
         response.set_signed_cookie(
             REMEMBER_COOKIE,
             urlencode(
-                {"name": comment.author_name, "email": comment.author_email, "url": comment.author_url}
+                {
+                    "name": comment.author_name,
+                    "email": comment.author_email,
+                    "url": comment.author_url,
+                }
             ),
             salt=REMEMBER_COOKIE,
             max_age=REMEMBER_MAX_AGE,
@@ -122,7 +126,9 @@ def withdraw(request, pk):
         response = redirect(comment.article.get_absolute_url() + "#comments")
         response.status_code = 303
         return response
-    return render(request, "comments/withdraw.html", {"comment": comment, "article": comment.article})
+    return render(
+        request, "comments/withdraw.html", {"comment": comment, "article": comment.article}
+    )
 
 
 @require_POST

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,28 +15,82 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('slug', models.SlugField(max_length=200, unique=True, verbose_name='slug')),
-                ('summary', models.TextField(blank=True, verbose_name='summary')),
-                ('body', models.TextField(blank=True, help_text='Markdown.', verbose_name='body')),
-                ('body_html', models.TextField(blank=True, editable=False, verbose_name='body (HTML)')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], db_index=True, default='draft', max_length=10, verbose_name='status')),
-                ('published_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, help_text='A future date schedules the article: it is not public until then.', verbose_name='published at')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('comments_open', models.BooleanField(default=True, verbose_name='comments open')),
-                ('comments_version', models.PositiveIntegerField(default=0, editable=False, help_text='Bumped whenever a visible comment changes; part of the thread cache key.', verbose_name='comments version')),
-                ('import_key', models.CharField(blank=True, editable=False, help_text='Where an imported article came from (e.g. a WordPress site and post id).', max_length=255, null=True, unique=True, verbose_name='import key')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='articles', to=settings.AUTH_USER_MODEL, verbose_name='author')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("slug", models.SlugField(max_length=200, unique=True, verbose_name="slug")),
+                ("summary", models.TextField(blank=True, verbose_name="summary")),
+                ("body", models.TextField(blank=True, help_text="Markdown.", verbose_name="body")),
+                (
+                    "body_html",
+                    models.TextField(blank=True, editable=False, verbose_name="body (HTML)"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "published_at",
+                    models.DateTimeField(
+                        db_index=True,
+                        default=django.utils.timezone.now,
+                        help_text="A future date schedules the article: it is not public until then.",
+                        verbose_name="published at",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                ("comments_open", models.BooleanField(default=True, verbose_name="comments open")),
+                (
+                    "comments_version",
+                    models.PositiveIntegerField(
+                        default=0,
+                        editable=False,
+                        help_text="Bumped whenever a visible comment changes; part of the thread cache key.",
+                        verbose_name="comments version",
+                    ),
+                ),
+                (
+                    "import_key",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        help_text="Where an imported article came from (e.g. a WordPress site and post id).",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="import key",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="articles",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="author",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'article',
-                'verbose_name_plural': 'articles',
-                'ordering': ['-published_at', '-pk'],
-                'indexes': [models.Index(fields=['status', '-published_at'], name='article_public_idx')],
+                "verbose_name": "article",
+                "verbose_name_plural": "articles",
+                "ordering": ["-published_at", "-pk"],
+                "indexes": [
+                    models.Index(fields=["status", "-published_at"], name="article_public_idx")
+                ],
             },
         ),
     ]
