@@ -22,17 +22,26 @@ class CleanCharField(forms.CharField):
 
 
 class CommentForm(forms.Form):
-    name = CleanCharField(label=_("Name"), max_length=MAX_NAME_LENGTH)
+    name = CleanCharField(
+        label=_("Name"),
+        max_length=MAX_NAME_LENGTH,
+        error_messages={"required": _("Please enter your name.")},
+    )
     email = forms.EmailField(
         label=_("Email"),
         help_text=_("Never shown publicly."),
         max_length=254,
+        error_messages={
+            "required": _("Please enter your email address."),
+            "invalid": _("Enter a valid email address, like name@example.com."),
+        },
     )
     url = CleanCharField(label=_("Website"), required=False, max_length=500)
     body = CleanCharField(
         label=_("Comment"),
         max_length=MAX_BODY_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 45}),
+        error_messages={"required": _("Please write a comment.")},
     )
     parent = forms.CharField(required=False, widget=forms.HiddenInput)
     remember = forms.BooleanField(

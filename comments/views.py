@@ -17,6 +17,13 @@ REMEMBER_COOKIE = "comment_author"
 REMEMBER_MAX_AGE = 60 * 60 * 24 * 365
 
 
+def see_other(url):
+    """303: after a POST, the browser GETs the result (no resubmission on reload)."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
 def render_article_with_form(request, article, form, *, status, message=None):
     """The article page again, with the reader's text and a message per field."""
     if message:
@@ -56,8 +63,7 @@ def post_comment(request, slug):
     session.remember_own_comment(request, comment)
     page = threads.page_of_comment(comment)
     query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
-    response = HttpResponseRedirect(f"{article.get_absolute_url()}{query}#comment-{comment.pk}")
-    response.status_code = 303
+    response = see_other(f"{article.get_absolute_url()}{query}#comment-{comment.pk}")
     if form.cleaned_data.get("remember") and not request.user.is_authenticated:
         response.set_signed_cookie(
             REMEMBER_COOKIE,
@@ -108,7 +114,7 @@ def edit(request, pk):
     if request.method == "POST" and form.is_valid():
         posting.edit_comment(comment, body=form.cleaned_data["body"])
         messages.success(request, _("Your comment was updated."))
-        return redirect(comment.article.get_absolute_url() + f"#comment-{comment.pk}", status=303)
+        return see_other(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
     status = 400 if request.method == "POST" else 200
     return render(
         request,
@@ -123,9 +129,7 @@ def withdraw(request, pk):
     if request.method == "POST":
         posting.withdraw_comment(comment)
         messages.success(request, _("Your comment was withdrawn."))
-        response = redirect(comment.article.get_absolute_url() + "#comments")
-        response.status_code = 303
-        return response
+        return see_other(comment.article.get_absolute_url() + "#comments")
     return render(
         request, "comments/withdraw.html", {"comment": comment, "article": comment.article}
     )
@@ -143,9 +147,7 @@ def report(request, pk):
     )
     session.remember_report(request, comment)
     messages.success(request, _("Thank you. A moderator will look at this comment."))
-    response = redirect(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
-    response.status_code = 303
-    return response
+    return see_other(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
 
 
 def unsubscribe(request, token):
