@@ -161,10 +161,7 @@ def build_discussion(article, n):
     roots = []
     comments = []
     for i in range(n):
-        if i % 3 == 0 or not comments:
-            parent = None
-        else:
-            parent = comments[(i * 7) % len(comments)]
+        parent = None if i % 3 == 0 or not comments else comments[i * 7 % len(comments)]
         comment = CommentFactory(article=article, parent=parent)
         comments.append(comment)
         if parent is None:
