@@ -1,0 +1,77 @@
+"""``manage.py import_wxr FILE [FILE…]``: bring WordPress exports in (see docs/import.md)."""
+
+import os
+import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from comments.wxr import WXRError, import_wxr
+
+
+class Command(BaseCommand):
+    help = (
+        "Import WordPress eXtended RSS (WXR) exports: authors, posts and their threaded "
+        "comments. Each file is imported in one transaction; importing again updates in place."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", metavar="FILE", help="WXR export files")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Read and check everything, print the summary, write nothing.",
+        )
+        parser.add_argument(
+            "--with-pingbacks",
+            action="store_true",
+            help="Import pingbacks and trackbacks as comments (skipped by default).",
+        )
+        parser.add_argument(
+            "--time-zone",
+            metavar="ZONE",
+            help="The WordPress site's time zone (e.g. Europe/Paris), used for dates the "
+            "export only gives in local time. Default: TIME_ZONE.",
+        )
+
+    def handle(self, *args, files, dry_run, with_pingbacks, time_zone, **options):
+        tz = None
+        if time_zone:
+            try:
+                tz = ZoneInfo(time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise CommandError(f"Unknown time zone {time_zone!r}.") from None
+        failed = []
+        for path in files:
+            try:
+                size = os.path.getsize(path)
+            except OSError as error:
+                self.stderr.write(f"{path}: can't read it ({error.strerror}).")
+                failed.append(path)
+                continue
+            with tqdm(
+                total=size,
+                unit="B",
+                unit_scale=True,
+                desc=os.path.basename(path),
+                disable=not sys.stderr.isatty(),
+                file=sys.stderr,
+                leave=False,
+            ) as bar:
+                try:
+                    report = import_wxr(
+                        path,
+                        dry_run=dry_run,
+                        with_pingbacks=with_pingbacks,
+                        time_zone=tz,
+                        on_progress=bar.update,
+                    )
+                except WXRError as error:
+                    bar.close()
+                    self.stderr.write(f"{path}: {error}. Nothing was imported from this file.")
+                    failed.append(path)
+                    continue
+            self.stdout.write("\n".join(report.lines()))
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(files)} files could not be imported.")

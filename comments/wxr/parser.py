@@ -1,0 +1,204 @@
+"""Streaming, safe reading of a WordPress eXtended RSS (WXR) export.
+
+defusedxml's expat parser refuses entity declarations and external references
+(no "billion laughs", no file or network reads). The file is fed in chunks to a
+small parser *target* that keeps only what the importer needs, one ``<item>`` at
+a time, so memory stays bounded by the largest post, not the file.
+
+Elements are matched by local name: the ``wp:`` namespace differs between
+exports (``http`` or ``https``, WXR 1.0, 1.1 or 1.2).
+"""
+
+from dataclasses import dataclass, field
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
+
+CHUNK_SIZE = 256 * 1024
+CHANNEL_FIELDS = {"title", "link", "base_site_url", "base_blog_url", "wxr_version"}
+# Repeated or nested elements of an item the importer does not use.
+IGNORED_ITEM_FIELDS = {"category", "postmeta"}
+IGNORED_COMMENT_FIELDS = {"commentmeta"}
+
+
+class WXRError(Exception):
+    """A file that can't be imported; the message names the line and the element."""
+
+
+@dataclass
+class Author:
+    line: int
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
+class Comment:
+    line: int
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
+class Item:
+    line: int
+    fields: dict = field(default_factory=dict)
+    comments: list = field(default_factory=list)
+
+
+def _local_name(tag):
+    namespace, _, local = tag.rpartition("}")
+    if local == "encoded":
+        # content:encoded and excerpt:encoded share a local name; tell them apart.
+        return "excerpt" if "excerpt" in namespace else "content"
+    return local
+
+
+class _Target:
+    """Parser target: builds Author and Item records from start/data/end events."""
+
+    def __init__(self, line_number):
+        self.line_number = line_number
+        self.channel = {}
+        self.ready = []
+        self.path = []  # (display name, line) of the open elements
+        self.prefixes = {}
+        self._item = None
+        self._author = None
+        self._comment = None
+        self._capture = None  # (dict, key, depth) of the element whose text is collected
+        self._text = []
+
+    def start_ns(self, prefix, uri):
+        self.prefixes.setdefault(uri, prefix)
+
+    def display_name(self, tag):
+        namespace, _, local = tag.rpartition("}")
+        prefix = self.prefixes.get(namespace.lstrip("{"), "")
+        return f"{prefix}:{local}" if prefix else local
+
+    def start(self, tag, attrib):
+        line = self.line_number()
+        depth = len(self.path)
+        self.path.append((self.display_name(tag), line))
+        local = _local_name(tag)
+        if depth == 0 and local != "rss":
+            raise WXRError(f"line {line}: <{self.path[0][0]}> is not a WXR export (expected <rss>)")
+        if self._capture is not None:
+            return  # markup inside a text field (not in CDATA): its text is kept
+        if depth == 2:
+            if local == "item":
+                self._item = Item(line=line)
+            elif local == "author":
+                self._author = Author(line=line)
+            elif local in CHANNEL_FIELDS and local not in self.channel:
+                self._begin(self.channel, local, depth)
+        elif depth == 3 and self._item is not None:
+            if local == "comment":
+                self._comment = Comment(line=line)
+            elif local not in IGNORED_ITEM_FIELDS and local not in self._item.fields:
+                self._begin(self._item.fields, local, depth)
+        elif depth == 3 and self._author is not None:
+            self._begin(self._author.fields, local, depth)
+        elif depth == 4 and self._comment is not None and local not in IGNORED_COMMENT_FIELDS:
+            self._begin(self._comment.fields, local, depth)
+
+    def _begin(self, target, key, depth):
+        self._capture = (target, key, depth)
+        self._text = []
+
+    def data(self, text):
+        if self._capture is not None:
+            self._text.append(text)
+
+    def end(self, tag):
+        self.path.pop()
+        depth = len(self.path)
+        if self._capture is not None:
+            target, key, capture_depth = self._capture
+            if depth == capture_depth:
+                target[key] = "".join(self._text)
+                self._capture = None
+            return
+        local = _local_name(tag)
+        if depth == 3 and local == "comment" and self._comment is not None:
+            self._item.comments.append(self._comment)
+            self._comment = None
+        elif depth == 2 and local == "item" and self._item is not None:
+            self.ready.append(self._item)
+            self._item = None
+        elif depth == 2 and local == "author" and self._author is not None:
+            self.ready.append(self._author)
+            self._author = None
+
+    def close(self):
+        return None
+
+
+class WXRReader:
+    """Iterate over the Author and Item records of a WXR file.
+
+    ``channel`` holds the site's title, link and base URLs once the first record
+    has been read (WordPress writes them before any author or item).
+    """
+
+    def __init__(self, fileobj, *, on_progress=None):
+        self.fileobj = fileobj
+        self.on_progress = on_progress
+        self._target = _Target(lambda: self._parser.parser.CurrentLineNumber)
+        # The pure-Python XMLParser that defusedxml extends calls target methods by name.
+        self._parser = DefusedXMLParser(target=self._target)
+        self.channel = self._target.channel
+
+    def __iter__(self):
+        started = False
+        while True:
+            chunk = self.fileobj.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            started = True
+            self._feed(chunk)
+            yield from self._drain()
+            if self.on_progress:
+                self.on_progress(len(chunk))
+        if not started:
+            raise WXRError("the file is empty")
+        self._feed(None)
+        yield from self._drain()
+
+    def _drain(self):
+        ready, self._target.ready = self._target.ready, []
+        return ready
+
+    def _feed(self, chunk):
+        try:
+            if chunk is None:
+                self._parser.close()
+            else:
+                self._parser.feed(chunk)
+        except WXRError:
+            raise
+        except ParseError as error:
+            line, column = error.position
+            message = str(error).split(":")[0]
+            raise WXRError(f"line {line}, column {column}: {message}{self._where()}") from None
+        except DefusedXmlException as error:
+            line = self._parser.parser.CurrentLineNumber
+            raise WXRError(f"line {line}: refused unsafe XML ({error}){self._where()}") from None
+
+    def _where(self):
+        if not self._target.path:
+            return ""
+        name, line = self._target.path[-1]
+        return f" (inside <{name}> opened at line {line})"
+
+
+def element_name(local):
+    """How an item or comment field is usually written, for error messages."""
+    if local in {"title", "link", "pubDate", "guid", "description"}:
+        return local
+    if local == "content":
+        return "content:encoded"
+    if local == "excerpt":
+        return "excerpt:encoded"
+    if local == "creator":
+        return "dc:creator"
+    return f"wp:{local}"
