@@ -1,0 +1,209 @@
+"""Checking and repairing the comment trees' nested-set (MPTT) invariants.
+
+Every tree must hold, for its ``n`` nodes:
+
+* exactly one root (no parent, level 0, ``lft`` 1, ``rght`` 2n) whose ``tree_id`` no
+  other root shares;
+* every node in its parent's tree, on its parent's article, one level deeper, with
+  ``lft``/``rght`` strictly inside its parent's;
+* boundaries exactly those a depth-first walk of the parent links gives.
+
+The parent links are the truth: ``repair_trees()`` recomputes ``tree_id``, ``lft``,
+``rght`` and ``level`` from them and updates only the rows that differ, under the
+same locks as posting. A reply attached to a comment on another article, or a cycle
+of parents, cannot be repaired automatically and is reported as such.
+
+Used by ``manage.py comments_check`` and by tests (``check_trees()``).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Max
+
+from comments.locking import lock_new_tree, lock_tree
+from comments.models import Comment
+
+MAX_MESSAGES = 10
+FIELDS = ("pk", "parent_id", "article_id", "tree_id", "lft", "rght", "level", "created_at")
+
+
+@dataclass
+class Node:
+    pk: int
+    parent_id: int | None
+    article_id: int
+    tree_id: int
+    lft: int
+    rght: int
+    level: int
+    created_at: object
+
+
+@dataclass
+class TreeProblem:
+    tree_id: int
+    root_id: int | None
+    messages: list = field(default_factory=list)
+    repairable: bool = True
+
+    def __str__(self):
+        root = f"root #{self.root_id}" if self.root_id is not None else "no root"
+        shown = self.messages[:MAX_MESSAGES]
+        more = len(self.messages) - len(shown)
+        text = "; ".join(shown) + (f"; and {more} more" if more else "")
+        fix = "" if self.repairable else " [cannot be repaired automatically]"
+        return f"tree {self.tree_id} ({root}){fix}: {text}"
+
+
+@dataclass
+class Report:
+    comments: int = 0
+    trees: int = 0
+    problems: list = field(default_factory=list)
+    changed: dict = field(default_factory=dict)  # comment pk -> (old, new) boundaries
+
+    @property
+    def ok(self):
+        return not self.problems
+
+
+def _load():
+    rows = Comment.objects.order_by("tree_id", "lft", "pk").values_list(*FIELDS)
+    return {row[0]: Node(*row) for row in rows.iterator(chunk_size=5000)}
+
+
+def _walk(root, tree_id, children):
+    """(tree_id, lft, rght, level) for every node under ``root``, from the parent links.
+
+    Siblings keep their current order where it is meaningful (same tree, by ``lft``),
+    then creation order.
+    """
+    home = root.tree_id
+    expected = {}
+    counter = 1
+    stack = [(root, 0, False)]
+    while stack:
+        node, level, closing = stack.pop()
+        if closing:
+            expected[node.pk] = (tree_id, expected[node.pk][1], counter, level)
+            counter += 1
+            continue
+        expected[node.pk] = (tree_id, counter, None, level)
+        counter += 1
+        stack.append((node, level, True))
+        kids = sorted(
+            children.get(node.pk, ()),
+            key=lambda n: (n.tree_id != home, n.lft, n.created_at, n.pk),
+        )
+        stack.extend((kid, level + 1, False) for kid in reversed(kids))
+    return expected
+
+
+def _analyse(nodes, *, fresh_tree_id):
+    """Compare every node with what its parent links say; return (report, changes)."""
+    children = defaultdict(list)
+    roots = []
+    for node in nodes.values():
+        if node.parent_id is None:
+            roots.append(node)
+        elif node.parent_id in nodes:
+            children[node.parent_id].append(node)
+    roots.sort(key=lambda n: (n.tree_id, n.created_at, n.pk))
+
+    problems = {}
+
+    def problem(root):
+        if root.pk not in problems:
+            problems[root.pk] = TreeProblem(tree_id=root.tree_id, root_id=root.pk)
+        return problems[root.pk]
+
+    expected = {}
+    root_of = {}
+    claimed = {}
+    next_id = fresh_tree_id
+    for root in roots:
+        tree_id = root.tree_id
+        if tree_id in claimed:
+            problem(root).messages.append(f"tree id also used by root #{claimed[tree_id]}")
+            tree_id, next_id = next_id, next_id + 1
+        else:
+            claimed[tree_id] = root.pk
+        walked = _walk(root, tree_id, children)
+        expected.update(walked)
+        root_of.update(dict.fromkeys(walked, root))
+
+    unreachable = [node for node in nodes.values() if node.pk not in root_of]
+    if unreachable:
+        orphan = TreeProblem(tree_id=unreachable[0].tree_id, root_id=None, repairable=False)
+        orphan.messages.append(
+            "comments not reachable from any root (a cycle of parents): "
+            + ", ".join(f"#{n.pk}" for n in sorted(unreachable, key=lambda n: n.pk))
+        )
+        problems[None] = orphan
+
+    changed = {}
+    for pk, want in expected.items():
+        node = nodes[pk]
+        root = root_of[pk]
+        parent = nodes.get(node.parent_id)
+        if parent is not None and parent.article_id != node.article_id:
+            entry = problem(root)
+            entry.repairable = False
+            entry.messages.append(
+                f"comment #{pk} is on article {node.article_id}, its parent #{parent.pk} "
+                f"on article {parent.article_id}"
+            )
+        if parent is not None and parent.tree_id != node.tree_id:
+            problem(root).messages.append(
+                f"comment #{pk} has tree id {node.tree_id}, its parent #{parent.pk} "
+                f"{parent.tree_id}"
+            )
+        have = (node.tree_id, node.lft, node.rght, node.level)
+        if have != want:
+            changed[pk] = (have, want)
+            if have[1:] != want[1:]:
+                problem(root).messages.append(
+                    f"comment #{pk} has lft/rght/level {have[1]}/{have[2]}/{have[3]}, "
+                    f"expected {want[1]}/{want[2]}/{want[3]}"
+                )
+
+    report = Report(
+        comments=len(nodes),
+        trees=len(roots),
+        problems=sorted(problems.values(), key=lambda p: (p.root_id is None, p.tree_id)),
+    )
+    return report, changed
+
+
+def check_trees():
+    """Read every comment once and return a ``Report`` of the broken trees."""
+    report, _changed = _analyse(_load(), fresh_tree_id=0)
+    return report
+
+
+def repair_trees():
+    """Rebuild the broken trees from their parent links; return the report of what was
+    wrong, with ``report.changed`` mapping each updated comment to (old, new) values."""
+    with transaction.atomic():
+        lock_new_tree()
+        nodes = _load()
+        top = Comment.objects.aggregate(top=Max("tree_id"))["top"] or 0
+        report, changed = _analyse(nodes, fresh_tree_id=top + 1)
+        if not report.problems:
+            return report
+        for tree_id in sorted({old[0] for old, _new in changed.values()}):
+            lock_tree(tree_id)
+        objs = []
+        for pk, (_old, new) in changed.items():
+            tree_id, lft, rght, level = new
+            objs.append(Comment(pk=pk, tree_id=tree_id, lft=lft, rght=rght, level=level))
+        Comment.objects.bulk_update(objs, ["tree_id", "lft", "rght", "level"], batch_size=500)
+        article_ids = {nodes[pk].article_id for pk in changed}
+        if article_ids:
+            from comments.moderation import bump_thread_version
+
+            bump_thread_version(article_ids)
+        report.changed = changed
+    return report
