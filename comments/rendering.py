@@ -12,82 +12,123 @@ length cannot hit a recursion limit. Every reader-supplied value is escaped here
 bodies arrive as HTML already escaped by ``comments.text.render_comment_body``.
 """
 
+from html import escape as _escape
+
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.dates import MONTHS
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from comments.text import http_url
+from comments.tree import AWAITING
 
 
 def _reply_count_label(count):
     return ngettext("%(count)d reply", "%(count)d replies", count) % {"count": count}
 
 
+class _DateText:
+    """``created.isoformat()`` and ``F j, Y \\a\\t g:i a`` in the current time zone and language.
+
+    The same text as ``dateformat.format``, which costs more than the rest of a
+    comment's markup (it builds a formatter and translates per call): month names
+    and a.m./p.m. are translated once per render here.
+    """
+
+    def __init__(self):
+        self.tz = timezone.get_current_timezone()
+        self.months = {number: str(name) for number, name in MONTHS.items()}
+        self.am, self.pm = _("a.m."), _("p.m.")
+
+    def __call__(self, value):
+        local = value.astimezone(self.tz)
+        hour = local.hour
+        text = (
+            f"{self.months[local.month]} {local.day}, {local.year:04d} at "
+            f"{hour % 12 or 12}:{local.minute:02d} {self.pm if hour > 11 else self.am}"
+        )
+        return local.isoformat(), text
+
+
+class _ReplyCounts(dict):
+    def __missing__(self, count):
+        label = self[count] = _reply_count_label(count)
+        return label
+
+
 def _author_html(node):
-    name = escape(node.author_name)
+    # html.escape: the same five characters as django.utils.html.escape, without the
+    # lazy-string wrapper (this runs once per comment).
+    name = _escape(node.author_name)
     url = http_url(node.author_url)
     if url:
-        return f'<a class="url" href="{escape(url)}" rel="external nofollow ugc noopener">{name}</a>'
+        href = _escape(url)
+        return f'<a class="url" href="{href}" rel="external nofollow ugc noopener">{name}</a>'
     return name
 
 
 def _comment_html(node, ctx):
+    # One f-string per comment: this runs for every comment on the page.
     pk = node.pk
-    created = timezone.localtime(node.created_at)
-    parts = [
-        '<article class="comment-body" aria-labelledby="comment-author-',
-        str(pk),
-        '"><header class="comment-meta"><span class="comment-author" id="comment-author-',
-        str(pk),
-        '">',
-        _author_html(node),
-        "</span>",
-    ]
-    if node.parent_name:
-        parts.append(
-            f' <span class="in-reply-to">{ctx["in_reply_to"]} '
-            f'<a href="#comment-{node.parent_id}">{escape(node.parent_name)}</a></span>'
-        )
-    parts.append(
-        f' <a class="comment-permalink" href="{ctx["permalink_prefix"]}{pk}/">'
-        f'<time datetime="{created.isoformat()}">{dateformat.format(created, ctx["date_format"])}'
-        "</time></a>"
+    prefix = ctx["permalink_prefix"]
+    created_iso, created_text = ctx["dates"](node.created_at)
+    pending = node.status in AWAITING
+    in_reply_to = (
+        f' <span class="in-reply-to">{ctx["in_reply_to"]} '
+        f'<a href="#comment-{node.parent_id}">{_escape(node.parent_name)}</a></span>'
+        if node.parent_name
+        else ""
     )
-    if node.edited_at:
-        parts.append(f' <span class="comment-edited">{ctx["edited"]}</span>')
-    parts.append("</header>")
-    if node.own and node.is_pending:
-        parts.append(f'<p class="comment-awaiting-moderation" role="status">{ctx["awaiting"]}</p>')
-    parts.append(f'<div class="comment-content">{node.body_html}</div>')
-    parts.append('<footer class="comment-actions">')
-    if not node.is_pending:
-        name = escape(node.author_name)
-        parts.append(
+    edited = f' <span class="comment-edited">{ctx["edited"]}</span>' if node.edited_at else ""
+    awaiting = (
+        f'<p class="comment-awaiting-moderation" role="status">{ctx["awaiting"]}</p>'
+        if node.own and pending
+        else ""
+    )
+    reply = actions = ""
+    if not pending:
+        name = _escape(node.author_name)
+        reply = (
             f'<a class="comment-reply-link" href="{ctx["article_url"]}?replyto={pk}#respond" '
             f'data-comment-id="{pk}" data-author="{name}">{ctx["reply"]}'
             f'<span class="visually-hidden"> {ctx["to"]} {name}</span></a>'
         )
-    if node.reply_count:
-        parts.append(
-            f' <span class="comment-reply-count">{_reply_count_label(node.reply_count)}</span>'
-        )
+        if not ctx["personal"]:
+            actions = (
+                f' <button type="submit" class="comment-report-button" form="comment-report-form" '
+                f'formaction="{prefix}{pk}/report/">{ctx["report"]}'
+                f'<span class="visually-hidden"> {ctx["comment_by"]} {name}</span></button>'
+            )
     if ctx["personal"]:
-        parts.append(_personal_actions_html(node, ctx))
-    elif not node.is_pending:
-        parts.append(_report_button_html(pk, ctx, reported=False))
-    parts.append("</footer></article>")
-    return "".join(parts)
+        actions = _personal_actions_html(node, ctx)
+    count = (
+        f' <span class="comment-reply-count">{ctx["reply_counts"][node.reply_count]}</span>'
+        if node.reply_count
+        else ""
+    )
+    return (
+        f'<article class="comment-body" aria-labelledby="comment-author-{pk}">'
+        f'<header class="comment-meta"><span class="comment-author" id="comment-author-{pk}">'
+        f"{_author_html(node)}</span>{in_reply_to}"
+        f' <a class="comment-permalink" href="{prefix}{pk}/">'
+        f'<time datetime="{created_iso}">{created_text}</time></a>{edited}</header>{awaiting}'
+        f'<div class="comment-content">{node.body_html}</div>'
+        f'<footer class="comment-actions">{reply}{count}{actions}</footer></article>'
+    )
 
 
 def _report_button_html(pk, ctx, *, reported):
     if reported:
-        return f' <button type="button" class="comment-report-button" disabled>{ctx["reported"]}</button>'
+        return (
+            f' <button type="button" class="comment-report-button" disabled>{ctx["reported"]}'
+            "</button>"
+        )
     return (
         f' <button type="submit" class="comment-report-button" form="comment-report-form" '
         f'formaction="{ctx["permalink_prefix"]}{pk}/report/">{ctx["report"]}'
-        f'<span class="visually-hidden"> {ctx["comment_by"]} {escape(ctx["names"].get(pk, ""))}'
+        f'<span class="visually-hidden"> {ctx["comment_by"]} {_escape(ctx["names"].get(pk, ""))}'
         "</span></button>"
     )
 
@@ -119,7 +160,8 @@ def render_thread(shown, *, article_url, personal=False, editable_ids=(), report
     ctx = {
         "article_url": escape(article_url),
         "permalink_prefix": reverse("comments:permalink", kwargs={"pk": 0})[:-2],
-        "date_format": r"F j, Y \a\t g:i a",
+        "dates": _DateText(),
+        "reply_counts": _ReplyCounts(),
         "personal": personal,
         "editable_ids": set(editable_ids),
         "reported_ids": set(reported_ids),
@@ -156,7 +198,9 @@ def render_thread(shown, *, article_url, personal=False, editable_ids=(), report
         elif node.own and node.is_pending:
             classes += " pending"
         out.append(f'<li id="comment-{node.pk}" class="{classes}">')
-        out.append(_placeholder_html(node, ctx) if node.is_placeholder else _comment_html(node, ctx))
+        out.append(
+            _placeholder_html(node, ctx) if node.is_placeholder else _comment_html(node, ctx)
+        )
         if depth == 1 and node.reply_count:
             out.append(
                 f'<button type="button" class="thread-toggle" aria-expanded="true" '

@@ -12,9 +12,10 @@ own pending comments or reports on the page get a fresh, personal render.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import Q
 from django.utils.translation import get_language
 
@@ -89,12 +90,33 @@ def thread_ids_queryset(article, *, sort=SORT_OLDEST, own_ids=frozenset()):
 
 
 def load_nodes(article, tree_ids):
-    rows = (
+    """Every node of the given threads, in ``tree_id, lft`` order.
+
+    The ORM's per-value converters cost more than the query itself on big threads
+    (a datetime parse per row on SQLite), so the rows are read straight from the
+    cursor; only the two datetimes need a time zone (stored as UTC).
+    """
+    query = (
         Comment.objects.filter(article=article, tree_id__in=list(tree_ids))
         .order_by("tree_id", "lft")
         .values_list(*NODE_FIELDS)
     )
-    return [Node(*row) for row in rows]
+    sql, params = query.query.sql_with_params()
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    nodes = [Node(*row) for row in rows]
+    for node in nodes:
+        node.created_at = _aware(node.created_at)
+        if node.edited_at is not None:
+            node.edited_at = _aware(node.edited_at)
+    return nodes
+
+
+def _aware(value):
+    if isinstance(value, str):  # SQLite without declared-type conversion
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def order_threads(nodes, tree_ids):

@@ -1,0 +1,110 @@
+"""``python -m benchmarks [--quick] [--json FILE]``: build data sets, measure, print a table.
+
+The run never touches your data: it creates a scratch database and drops it
+afterwards (``--keep`` keeps it):
+
+* ``DATABASE_URL`` unset or SQLite: a temporary SQLite file;
+* ``DATABASE_URL=postgres://…/anything``: a new database ``tp_bench_<pid>`` (or
+  ``--database tp_bench_NAME``) on that server.
+
+``CACHE_URL`` is used as configured (local memory by default); thread renders
+are measured uncached, and the cached page separately.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, 10k comments (≈1 min)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--database", help="PostgreSQL scratch database name (tp_bench_*)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+class ScratchDatabase:
+    """Points ``DATABASE_URL`` at a throwaway database for the run's duration."""
+
+    def __init__(self, *, name=None, keep=False):
+        self.url = os.environ.get("DATABASE_URL", "")
+        self.keep = keep
+        self.name = name
+        self.tmpdir = None
+
+    @property
+    def is_postgres(self):
+        return self.url.startswith(("postgres://", "postgresql://", "pgsql://"))
+
+    def __enter__(self):
+        if self.is_postgres:
+            self.name = self.name or f"tp_bench_{os.getpid()}"
+            if not self.name.startswith("tp_bench_"):
+                sys.exit("--database must start with tp_bench_ (it is dropped afterwards)")
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}"', f'CREATE DATABASE "{self.name}"')
+            parts = urlsplit(self.url)
+            os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{self.name}"))
+        else:
+            self.tmpdir = tempfile.mkdtemp(prefix="tp_bench_")
+            path = Path(self.tmpdir) / "bench.sqlite3"
+            os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+        return self
+
+    def __exit__(self, *exc):
+        if self.keep:
+            print(f"Scratch database kept: {os.environ['DATABASE_URL']}")
+            return
+        if self.is_postgres:
+            from django.db import connections
+
+            connections.close_all()
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        elif self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def _admin(self, *statements):
+        import psycopg
+
+        parts = urlsplit(self.url)
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for sql in statements:
+                conn.execute(sql)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "site_config.settings"
+    os.environ["DJANGO_DEBUG"] = "1"
+    os.environ.setdefault("THREADPRESS_LOG_LEVEL", "WARNING")
+    with ScratchDatabase(name=args.database, keep=args.keep) as scratch:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        from benchmarks import run
+
+        call_command("migrate", verbosity=0, interactive=False)
+        results = run.run_all(quick=args.quick, progress=not args.no_progress)
+        results["database"] = "postgresql" if scratch.is_postgres else "sqlite"
+        print(run.format_report(results))
+        if args.json:
+            run.write_json(results, args.json)
+            print(f"\nJSON written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()

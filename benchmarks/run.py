@@ -1,0 +1,406 @@
+"""The measurements behind ``python -m benchmarks`` (Django is set up by ``__main__``)."""
+
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from contextlib import contextmanager
+
+import django
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import connection
+from django.db.models import Q
+from django.test import Client, override_settings
+
+from benchmarks.baseline import render_recursetree
+from benchmarks.data import Builder, chain_parents, one_thread_parents, random_parents
+from comments import posting, threads
+from comments.forms import TIMESTAMP_SALT, CommentForm
+from comments.models import Comment
+
+DUMMY_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+ALL_THREADS = 10**9
+
+TARGETS = {
+    "speedup": 4.0,
+    "page_queries": 10,
+    "page_ms": 25.0,
+    "insert_ratio": 1.5,
+    "home_ms": 50.0,
+    "changelist_ms": 150.0,
+    "memory_mb": 50.0,
+    "wrk_ratio": 0.25,
+}
+
+
+# --- timing --------------------------------------------------------------------------
+@contextmanager
+def count_queries():
+    """Count queries on every connection the call makes (the test client's request
+    cycle may close and reopen the connection, which a query log would miss)."""
+    counter = [0]
+
+    def wrapper(execute, sql, params, many, context):
+        counter[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield counter
+
+
+def measure(fn, *, repeat, setup=None):
+    """Median and min (ms) of ``repeat`` calls after one warm-up; queries of one call."""
+    if setup:
+        setup()
+    with count_queries() as queries:
+        result = fn()
+    samples = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return {
+        "median_ms": round(statistics.median(samples), 2),
+        "min_ms": round(min(samples), 2),
+        "queries": queries[0],
+        "result": result,
+    }
+
+
+@contextmanager
+def all_threads_on_one_page():
+    with override_settings(COMMENTS_THREADS_PER_PAGE=ALL_THREADS):
+        yield
+
+
+def full_thread(article):
+    with all_threads_on_one_page():
+        return threads.render_page(article, use_cache=False).html
+
+
+# --- scenarios -----------------------------------------------------------------------
+def render_shape(name, article, *, repeat, client):
+    ours = measure(lambda: full_thread(article), repeat=repeat)
+    try:
+        base = measure(lambda: render_recursetree(article), repeat=repeat)
+        base_error = None
+    except RecursionError:
+        base, base_error = None, "RecursionError"
+    url = article.get_absolute_url()
+
+    def get_page():
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        return response.content
+
+    with override_settings(CACHES=DUMMY_CACHE):
+        page = measure(get_page, repeat=repeat)
+    cached = measure(get_page, repeat=repeat)
+    row = {
+        "shape": name,
+        "comments": Comment.objects.filter(article=article).count(),
+        "full_median_ms": ours["median_ms"],
+        "full_min_ms": ours["min_ms"],
+        "full_queries": ours["queries"],
+        "full_html_kb": round(len(ours["result"]) / 1024, 1),
+        "page_median_ms": page["median_ms"],
+        "page_min_ms": page["min_ms"],
+        "page_queries": page["queries"],
+        "page_html_kb": round(len(page["result"]) / 1024, 1),
+        "page_cached_median_ms": cached["median_ms"],
+        "page_cached_queries": cached["queries"],
+    }
+    if base is not None:
+        row |= {
+            "recursetree_median_ms": base["median_ms"],
+            "recursetree_min_ms": base["min_ms"],
+            "recursetree_queries": base["queries"],
+            "recursetree_html_kb": round(len(base["result"]) / 1024, 1),
+            "speedup": round(base["median_ms"] / ours["median_ms"], 1),
+        }
+    else:
+        row |= {"recursetree_error": base_error}
+    return row
+
+
+def _aged_timestamp():
+    return signing.dumps(time.time() - 60, salt=TIMESTAMP_SALT)
+
+
+def insert_replies(article, *, repeat):
+    """Reply into the thread's first branch (shifts most of the tree) both ways."""
+    root = Comment.objects.filter(article=article, parent=None).first()
+    parent = Comment.objects.filter(parent=root).order_by("lft").first()
+    counter = iter(range(10**6))
+
+    def rows_shifted():
+        parent.refresh_from_db()
+        return (
+            Comment.objects.filter(tree_id=parent.tree_id)
+            .filter(Q(lft__gt=parent.rght) | Q(rght__gte=parent.rght))
+            .count()
+        )
+
+    def mptt_insert():
+        parent.refresh_from_db()
+        Comment.objects.create(
+            article=article,
+            parent=parent,
+            author_name="Plain mptt",
+            author_email="mptt@example.org",
+            body=f"Plain mptt insert {next(counter)}",
+            status=Comment.Status.APPROVED,
+            created_at=django.utils.timezone.now(),
+        )
+
+    forms = []
+
+    def prepare_form():
+        form = CommentForm(
+            {
+                "name": "Locked poster",
+                "email": "poster@example.org",
+                "body": f"Posted through post_comment {next(counter)}",
+                "parent": str(parent.pk),
+                "timestamp": _aged_timestamp(),
+            },
+            article=article,
+        )
+        assert form.is_valid(), form.errors
+        forms.append(form)
+
+    def ours_insert():
+        posting.post_comment(
+            article=article,
+            form=forms.pop(),
+            request_meta=posting.RequestMeta(ip_address="198.51.100.1", user_agent="bench"),
+        )
+
+    shifted = rows_shifted()
+    with override_settings(
+        COMMENTS_FLOOD_SECONDS=0,
+        COMMENTS_REQUIRE_PREVIOUSLY_APPROVED=False,
+        COMMENTS_SPAM_CHECKER="",
+    ):
+        mptt = measure(mptt_insert, repeat=repeat)
+        ours = measure(ours_insert, repeat=repeat, setup=prepare_form)
+    return {
+        "thread_size": Comment.objects.filter(tree_id=parent.tree_id).count(),
+        "rows_updated": shifted,
+        "mptt_median_ms": mptt["median_ms"],
+        "mptt_min_ms": mptt["min_ms"],
+        "mptt_queries": mptt["queries"],
+        "ours_median_ms": ours["median_ms"],
+        "ours_min_ms": ours["min_ms"],
+        "ours_queries": ours["queries"],
+        "ratio": round(ours["median_ms"] / mptt["median_ms"], 2),
+    }
+
+
+def site_pages(*, repeat):
+    user = get_user_model().objects.create_superuser("bench-admin", "admin@example.org", "x")
+    admin = Client()
+    admin.force_login(user)
+    reader = Client()
+    rows = {}
+    for name, client, url in (
+        ("home", reader, "/"),
+        ("changelist", admin, "/admin/comments/comment/"),
+    ):
+
+        def get(client=client, url=url):
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            return response.content
+
+        result = measure(get, repeat=repeat)
+        rows[name] = {
+            "median_ms": result["median_ms"],
+            "min_ms": result["min_ms"],
+            "queries": result["queries"],
+        }
+    return rows
+
+
+def memory(article):
+    full_thread(article)  # warm imports and caches outside the measurement
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    full_thread(article)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return round((peak - baseline) / 2**20, 1)
+
+
+# --- the run -------------------------------------------------------------------------
+def run_all(*, quick=False, progress=True):
+    repeat = 3 if quick else 7
+    big_articles, per_article = (100, 100) if quick else (1000, 100)
+    builder = Builder(progress=progress)
+    shapes = [
+        ("random 100", random_parents(100, seed=100)),
+        ("random 1,000", random_parents(1000, seed=1000)),
+        ("random 5,000", random_parents(5000, seed=5000)),
+        ("one thread of 2,000", one_thread_parents(2000, seed=2000)),
+        ("chain of 500", chain_parents(500)),
+    ]
+    articles = builder.articles("shape", len(shapes))
+    rows = []
+    for article, (_name, parents) in zip(articles, shapes, strict=True):
+        rows.extend(builder.comments(article, parents))
+    builder.write(rows, label="shapes")
+    site = builder.articles("site", big_articles)
+    rows = []
+    for number, article in enumerate(site):
+        rows.extend(builder.comments(article, random_parents(per_article, seed=number)))
+    builder.write(rows, label=f"{big_articles * per_article:,} comments")
+    builder.finish()
+
+    client = Client()
+    renders = []
+    for article, (name, _parents) in zip(articles, shapes, strict=True):
+        if progress:
+            print(f"measuring {name}…", file=sys.stderr)
+        renders.append(render_shape(name, article, repeat=repeat, client=client))
+    if progress:
+        print("measuring reply insertion, site pages, memory…", file=sys.stderr)
+    insert = insert_replies(articles[3], repeat=repeat)
+    pages = site_pages(repeat=repeat)
+    return {
+        "quick": quick,
+        "repeat": repeat,
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "machine": f"{platform.machine()}, {platform.system()}",
+        "debug": settings.DEBUG,
+        "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+        "renders": renders,
+        "insert": insert,
+        "site": {"comments": big_articles * per_article, "articles": big_articles} | pages,
+        "memory_mb_5000": memory(articles[2]),
+    }
+
+
+# --- output --------------------------------------------------------------------------
+def _ms(median, minimum):
+    return f"{median:.1f} / {minimum:.1f}"
+
+
+def format_report(results):
+    lines = [
+        f"threadpress benchmark · Python {results['python']} · Django {results['django']} · "
+        f"{results['database']} · cache {results['cache']} · median / min of "
+        f"{results['repeat']} after a warm-up (ms)",
+        "",
+        "| shape | full thread (ms) | queries | HTML KB | recursetree (ms) | queries "
+        "| speed-up | default page, uncached (ms) | queries | page KB | page, cached (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["renders"]:
+        if "speedup" in row:
+            base = _ms(row["recursetree_median_ms"], row["recursetree_min_ms"])
+            base_q, speedup = row["recursetree_queries"], f"{row['speedup']}×"
+        else:
+            base, base_q, speedup = row["recursetree_error"], "–", "∞"
+        lines.append(
+            f"| {row['shape']} | {_ms(row['full_median_ms'], row['full_min_ms'])} "
+            f"| {row['full_queries']} | {row['full_html_kb']} | {base} | {base_q} | {speedup} "
+            f"| {_ms(row['page_median_ms'], row['page_min_ms'])} | {row['page_queries']} "
+            f"| {row['page_html_kb']} | {row['page_cached_median_ms']:.1f} |"
+        )
+    ins = results["insert"]
+    site = results["site"]
+    lines += [
+        "",
+        f"| reply into a {ins['thread_size']:,}-comment thread | median / min (ms) | queries "
+        "| rows updated |",
+        "|---|---|---|---|",
+        f"| django-mptt plain insert | {_ms(ins['mptt_median_ms'], ins['mptt_min_ms'])} "
+        f"| {ins['mptt_queries']} | {ins['rows_updated']} |",
+        f"| threadpress `post_comment` (rules, lock, insert) "
+        f"| {_ms(ins['ours_median_ms'], ins['ours_min_ms'])} | {ins['ours_queries']} "
+        f"| {ins['rows_updated']} |",
+        f"| ratio | {ins['ratio']}× | | |",
+        "",
+        f"| {site['comments']:,} comments over {site['articles']:,} articles "
+        "| median / min (ms) | queries |",
+        "|---|---|---|",
+        f"| home page | {_ms(site['home']['median_ms'], site['home']['min_ms'])} "
+        f"| {site['home']['queries']} |",
+        f"| admin comment changelist "
+        f"| {_ms(site['changelist']['median_ms'], site['changelist']['min_ms'])} "
+        f"| {site['changelist']['queries']} |",
+        "",
+        f"Memory: rendering the 5,000-comment thread peaks at {results['memory_mb_5000']} MB "
+        "above the baseline (tracemalloc).",
+        "",
+        "Targets:",
+    ]
+    lines += [f"  {'PASS' if ok else 'MISS'}  {label}" for label, ok in check_targets(results)]
+    return "\n".join(lines)
+
+
+def check_targets(results):
+    by_shape = {row["shape"]: row for row in results["renders"]}
+    checks = []
+    for shape in ("random 1,000", "random 5,000"):
+        row = by_shape[shape]
+        checks.append(
+            (
+                f"{shape}: ≥{TARGETS['speedup']:.0f}× faster than recursetree "
+                f"({row.get('speedup')}×)",
+                row.get("speedup", 0) >= TARGETS["speedup"],
+            )
+        )
+    chain = by_shape["chain of 500"]
+    checks.append((f"chain of 500 renders ({chain['full_html_kb']} KB)", chain["full_html_kb"] > 0))
+    big = by_shape["random 5,000"]
+    checks.append(
+        (
+            f"default page, 5,000 comments: ≤{TARGETS['page_queries']} queries "
+            f"({big['page_queries']}), <{TARGETS['page_ms']:.0f} ms ({big['page_median_ms']})",
+            big["page_queries"] <= TARGETS["page_queries"]
+            and big["page_median_ms"] < TARGETS["page_ms"],
+        )
+    )
+    ins = results["insert"]
+    checks.append(
+        (
+            f"reply insert ≤{TARGETS['insert_ratio']}× mptt's own ({ins['ratio']}×)",
+            ins["ratio"] <= TARGETS["insert_ratio"],
+        )
+    )
+    site = results["site"]
+    checks.append(
+        (
+            f"home <{TARGETS['home_ms']:.0f} ms ({site['home']['median_ms']})",
+            site["home"]["median_ms"] < TARGETS["home_ms"],
+        )
+    )
+    checks.append(
+        (
+            f"changelist <{TARGETS['changelist_ms']:.0f} ms ({site['changelist']['median_ms']})",
+            site["changelist"]["median_ms"] < TARGETS["changelist_ms"],
+        )
+    )
+    checks.append(
+        (
+            f"memory <{TARGETS['memory_mb']:.0f} MB ({results['memory_mb_5000']})",
+            results["memory_mb_5000"] < TARGETS["memory_mb"],
+        )
+    )
+    return checks
+
+
+def write_json(results, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2, default=str)
