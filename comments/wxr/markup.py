@@ -26,6 +26,7 @@ CLOSE_BLOCK_RE = re.compile(rf"(</(?:{BLOCK_TAGS})>)", re.IGNORECASE)
 STARTS_WITH_BLOCK_RE = re.compile(rf"^(?:</?(?:{BLOCK_TAGS})[\s/>]|<!--)", re.IGNORECASE)
 ENDS_WITH_CLOSE_BLOCK_RE = re.compile(rf"(?:</(?:{BLOCK_TAGS})>\s*)+$", re.IGNORECASE)
 PRE_RE = re.compile(r"<pre[\s>].*?</pre>", re.IGNORECASE | re.DOTALL)
+HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
 PARAGRAPHS_RE = re.compile(r"\n\s*\n")
 PRESERVED_RE = re.compile(r"<!--wxr-preserved:(\d+)-->")
 
@@ -42,6 +43,7 @@ def wpautop(html: str) -> str:
         return f"\n\n<!--wxr-preserved:{len(preserved) - 1}-->\n\n"
 
     text = PRE_RE.sub(preserve, text)  # line breaks inside <pre> are content
+    text = HTML_COMMENT_RE.sub(lambda match: f"\n\n{match.group(0)}\n\n", text)  # <!--more-->
     text = OPEN_BLOCK_RE.sub(r"\n\n\1", text)
     text = CLOSE_BLOCK_RE.sub(r"\1\n\n", text)
     out = []
