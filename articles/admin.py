@@ -56,7 +56,7 @@ class ArticleAdmin(admin.ModelAdmin):
             return 0
         url = reverse("admin:comments_comment_changelist")
         return format_html(
-            '<a href="{}?article__id__exact={}&amp;status__exact=pending">{} pending</a>',
+            '<a href="{}?article__id__exact={}&amp;status=pending">{} pending</a>',
             url,
             obj.pk,
             obj.pending_count,

@@ -1,12 +1,498 @@
-from django.contrib import admin
+"""The moderation desk: the comment changelist is the moderation queue.
 
-from comments.models import Comment
+Every status change goes through ``comments.moderation`` (bulk actions and the
+buttons on the change page alike), so each one records who and when and leaves
+an admin ``LogEntry`` for the History page. Nothing here deletes comments in bulk.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from comments import moderation
+from comments.locking import lock_new_tree, lock_tree
+from comments.models import Comment, CommentReport
+
+Status = Comment.Status
+
+# (action name, moderation function, target status, button label, past-tense message)
+MODERATION_ACTIONS = {
+    "approve": (
+        moderation.approve,
+        Status.APPROVED,
+        _("Approve"),
+        ("%(count)d comment was approved.", "%(count)d comments were approved."),
+    ),
+    "spam": (
+        moderation.mark_spam,
+        Status.SPAM,
+        _("Mark as spam"),
+        ("%(count)d comment was marked as spam.", "%(count)d comments were marked as spam."),
+    ),
+    "remove": (
+        moderation.remove,
+        Status.REMOVED,
+        _("Remove"),
+        ("%(count)d comment was removed.", "%(count)d comments were removed."),
+    ),
+    "restore": (
+        moderation.restore,
+        Status.PENDING,
+        _("Restore to pending"),
+        (
+            "%(count)d comment was restored to the queue.",
+            "%(count)d comments were restored to the queue.",
+        ),
+    ),
+}
 
 
+def status_badge(status, label=None):
+    label = label or Status(status).label
+    return format_html('<span class="comment-status comment-status--{}">{}</span>', status, label)
+
+
+def comment_admin_url(pk):
+    return reverse("admin:comments_comment_change", args=[pk])
+
+
+# --- filters -----------------------------------------------------------------------
+class StatusFilter(admin.SimpleListFilter):
+    """The queue by default: pending comments; one click for the others or all."""
+
+    title = _("status")
+    parameter_name = "status"
+    ALL = "all"
+    REPORTED = "reported"
+
+    def lookups(self, request, model_admin):
+        return [
+            *Status.choices,
+            (self.REPORTED, _("Reported by readers")),
+        ]
+
+    def value(self):
+        return super().value() or Status.PENDING
+
+    def choices(self, changelist):
+        value = self.value()
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+        yield {
+            "selected": value == self.ALL,
+            "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
+            "display": _("All"),
+        }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.ALL:
+            return queryset
+        if value == self.REPORTED:
+            return queryset.filter(report_count__gt=0)
+        if value in Status.values:
+            return queryset.filter(status=value)
+        return queryset.none()
+
+
+class ReportedFilter(admin.SimpleListFilter):
+    title = _("reported")
+    parameter_name = "reported"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Reported")), ("no", _("Not reported"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(report_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(report_count=0)
+        return queryset
+
+
+class IsReplyFilter(admin.SimpleListFilter):
+    title = _("is a reply")
+    parameter_name = "is_reply"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Reply")), ("no", _("New thread"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(parent__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(parent__isnull=True)
+        return queryset
+
+
+# --- the comment admin ---------------------------------------------------------------
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
-    list_display = ["author_name", "article", "status", "created_at"]
-    list_filter = ["status"]
-    list_select_related = ["article"]
-    raw_id_fields = ["article", "parent", "user", "moderated_by"]
+    list_display = [
+        "excerpt",
+        "author",
+        "article_link",
+        "thread_context",
+        "depth",
+        "status_badge",
+        "report_count",
+        "created_at",
+        "ip_address",
+    ]
+    list_display_links = ["excerpt"]
+    list_filter = [
+        StatusFilter,
+        "article",
+        ("created_at", admin.DateFieldListFilter),
+        ReportedFilter,
+        IsReplyFilter,
+    ]
     search_fields = ["author_name", "author_email", "ip_address", "body"]
+    list_select_related = ["article", "parent"]
+    list_per_page = 100
+    # The paginator's count is enough; skip the second COUNT(*) over the whole table.
+    show_full_result_count = False
+    ordering = ["-created_at", "-pk"]
+    actions = ["approve_selected", "spam_selected", "remove_selected", "restore_selected"]
+    raw_id_fields = ["parent"]
+    readonly_fields = [
+        "status_badge",
+        "moderation_reason",
+        "article_link",
+        "thread",
+        "revisions_list",
+        "moderation_history",
+        "report_count",
+        "created_at",
+        "edited_at",
+        "ip_address",
+        "user_agent",
+        "user",
+        "moderated_by",
+        "moderated_at",
+    ]
+    fieldsets = [
+        (
+            _("Moderation"),
+            {"fields": ["status_badge", "moderation_reason", "moderated_by", "moderated_at"]},
+        ),
+        (_("In context"), {"fields": ["article_link", "thread"]}),
+        (
+            _("Comment"),
+            {"fields": ["author_name", "author_email", "author_url", "body", "parent"]},
+        ),
+        (
+            _("Details"),
+            {
+                "fields": [
+                    "created_at",
+                    "edited_at",
+                    "ip_address",
+                    "user_agent",
+                    "user",
+                    "notify_replies",
+                    "report_count",
+                ]
+            },
+        ),
+        (_("History"), {"fields": ["moderation_history", "revisions_list"]}),
+    ]
+    change_form_template = "admin/comments/comment/change_form.html"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": ["comments/admin.css"]}
+
+    # --- permissions ---------------------------------------------------------
+    def has_add_permission(self, request):
+        # Comments come from readers (or imports), never typed into the admin.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        """Only superusers delete, one comment at a time, and never one with replies."""
+        if not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- columns -----------------------------------------------------------------
+    @admin.display(description=_("comment"))
+    def excerpt(self, obj):
+        return obj.excerpt
+
+    @admin.display(description=_("author"), ordering="author_name")
+    def author(self, obj):
+        return format_html(
+            '{}<br><a href="mailto:{}">{}</a>', obj.author_name, obj.author_email, obj.author_email
+        )
+
+    @admin.display(description=_("article"), ordering="article__title")
+    def article_link(self, obj):
+        return format_html('<a href="{}">{}</a>', obj.article.get_absolute_url(), obj.article.title)
+
+    @admin.display(description=_("thread"))
+    def thread_context(self, obj):
+        if obj.parent_id is None:
+            return _("new thread")
+        return format_html(
+            '{} <a href="{}">{}</a>',
+            _("reply to"),
+            comment_admin_url(obj.parent_id),
+            obj.parent.author_name,
+        )
+
+    @admin.display(description=_("depth"), ordering="level")
+    def depth(self, obj):
+        return obj.depth
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        return status_badge(obj.status)
+
+    # --- the change page, read-only context ----------------------------------------
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("article", "parent")
+
+    def _comment_line(self, comment, *, current=False):
+        text = format_html(
+            "{} {} — {}", status_badge(comment.status), comment.author_name, comment.excerpt
+        )
+        if current:
+            return format_html("<strong>{}</strong>", text)
+        return format_html('<a href="{}">{}</a>', comment_admin_url(comment.pk), text)
+
+    @admin.display(description=_("thread"))
+    def thread(self, obj):
+        """Ancestors (each linked), this comment, and its direct replies."""
+        if obj.pk is None:
+            return "—"
+        ancestors = list(obj.get_ancestors())
+        replies = list(obj.get_children().order_by("lft"))
+        lines = [
+            format_html(
+                '<li class="comment-context comment-context--level-{}">{}</li>',
+                min(index, 6),
+                self._comment_line(ancestor),
+            )
+            for index, ancestor in enumerate(ancestors)
+        ]
+        lines.append(
+            format_html(
+                '<li class="comment-context comment-context--current">{}</li>',
+                self._comment_line(obj, current=True),
+            )
+        )
+        if replies:
+            lines.append(
+                format_html(
+                    '<li class="comment-context comment-context--replies">{}<ul>{}</ul></li>',
+                    ngettext("%(count)d direct reply:", "%(count)d direct replies:", len(replies))
+                    % {"count": len(replies)},
+                    format_html_join(
+                        "", "<li>{}</li>", ((self._comment_line(r),) for r in replies)
+                    ),
+                )
+            )
+        else:
+            lines.append(
+                format_html(
+                    '<li class="comment-context comment-context--replies">{}</li>',
+                    _("No replies."),
+                )
+            )
+        return format_html(
+            '<ul class="comment-thread-context">{}</ul>',
+            format_html_join("", "{}", ((line,) for line in lines)),
+        )
+
+    @admin.display(description=_("moderation history"))
+    def moderation_history(self, obj):
+        if obj.pk is None:
+            return "—"
+        entries = (
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(Comment), object_id=str(obj.pk)
+            )
+            .select_related("user")
+            .order_by("-action_time")[:50]
+        )
+        rows = [
+            (entry.action_time.strftime("%Y-%m-%d %H:%M"), entry.user, entry.get_change_message())
+            for entry in entries
+        ]
+        if not rows:
+            return _("No moderator has acted on this comment yet.")
+        return format_html(
+            '<ul class="comment-history">{}</ul>',
+            format_html_join("", "<li><time>{}</time> {}: {}</li>", rows),
+        )
+
+    @admin.display(description=_("earlier versions"))
+    def revisions_list(self, obj):
+        if obj.pk is None:
+            return "—"
+        revisions = [
+            (revision.created_at.strftime("%Y-%m-%d %H:%M"), revision.body)
+            for revision in obj.revisions.all()
+        ]
+        if not revisions:
+            return _("Never edited.")
+        return format_html(
+            '<ol class="comment-revisions">{}</ol>',
+            format_html_join(
+                "",
+                "<li>{}{}<blockquote>{}</blockquote></li>",
+                ((when, _(" (replaced)"), body) for when, body in revisions),
+            ),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        if obj is not None and self.has_change_permission(request, obj):
+            extra_context["moderation_buttons"] = [
+                {
+                    "name": name,
+                    "label": label,
+                    "url": reverse("admin:comments_comment_moderate", args=[obj.pk, name]),
+                }
+                for name, (_function, target, label, _messages) in MODERATION_ACTIONS.items()
+                if obj.status != target
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- saving and deleting (tree writes take the tree locks) --------------------------
+    def save_model(self, request, obj, form, change):
+        # The admin wraps this in a transaction; moving a comment changes lft/rght.
+        if "parent" in form.changed_data:
+            lock_tree(obj.tree_id)
+            if obj.parent_id is None:
+                lock_new_tree()
+            else:
+                lock_tree(obj.parent.tree_id)
+        super().save_model(request, obj, form, change)
+        moderation.bump_thread_version([obj.article_id])
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        has_replies = obj is not None and obj.get_descendant_count() > 0
+        if has_replies and self.has_delete_permission(request, obj):
+            self.message_user(
+                request,
+                _(
+                    "This comment has replies, so it cannot be deleted. Remove it "
+                    "instead: the replies stay visible under a placeholder."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(comment_admin_url(obj.pk))
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            lock_tree(obj.tree_id)
+            obj = Comment.objects.get(pk=obj.pk)  # current lft/rght under the lock
+            if obj.get_descendant_count():
+                raise PermissionDenied("A comment with replies cannot be deleted.")
+            article_id = obj.article_id
+            obj.delete()
+            moderation.bump_thread_version([article_id])
+
+    # --- actions -------------------------------------------------------------------
+    def _run_action(self, request, queryset, name):
+        function, _target, _label, (singular, plural) = MODERATION_ACTIONS[name]
+        count = function(queryset, by=request.user)
+        self.message_user(
+            request, ngettext(singular, plural, count) % {"count": count}, messages.SUCCESS
+        )
+        return count
+
+    @admin.action(description=_("Approve selected comments"), permissions=["change"])
+    def approve_selected(self, request, queryset):
+        self._run_action(request, queryset, "approve")
+
+    @admin.action(description=_("Mark selected comments as spam"), permissions=["change"])
+    def spam_selected(self, request, queryset):
+        self._run_action(request, queryset, "spam")
+
+    @admin.action(description=_("Remove selected comments"), permissions=["change"])
+    def remove_selected(self, request, queryset):
+        self._run_action(request, queryset, "remove")
+
+    @admin.action(description=_("Restore selected comments to pending"), permissions=["change"])
+    def restore_selected(self, request, queryset):
+        self._run_action(request, queryset, "restore")
+
+    # --- the buttons on the change page ------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/moderate/<slug:action>/",
+                self.admin_site.admin_view(self.moderate_view),
+                name="comments_comment_moderate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def moderate_view(self, request, pk, action):
+        """One action on one comment, from the change page's buttons (POST, CSRF-checked
+        by ``admin_view``)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if action not in MODERATION_ACTIONS:
+            raise PermissionDenied
+        comment = get_object_or_404(Comment, pk=pk)
+        if not self.has_change_permission(request, comment):
+            raise PermissionDenied
+        self._run_action(request, Comment.objects.filter(pk=comment.pk), action)
+        next_url = comment_admin_url(comment.pk)
+        if "_next" in request.POST:
+            following = (
+                Comment.objects.pending()
+                .filter(created_at__lte=comment.created_at)
+                .exclude(pk=comment.pk)
+                .order_by("-created_at", "-pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if following is not None:
+                next_url = comment_admin_url(following)
+            else:
+                next_url = reverse("admin:comments_comment_changelist")
+        return HttpResponseRedirect(next_url)
+
+
+@admin.register(CommentReport)
+class CommentReportAdmin(admin.ModelAdmin):
+    """Read-only: reports are counted on the comment; this is where they came from."""
+
+    list_display = ["comment", "created_at", "ip_address"]
+    list_select_related = ["comment"]
+    raw_id_fields = ["comment"]
+    show_full_result_count = False
+    date_hierarchy = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
