@@ -49,7 +49,7 @@ class _DateText:
             f"{self.months[local.month]} {local.day}, {local.year:04d} at "
             f"{hour % 12 or 12}:{local.minute:02d} {self.pm if hour > 11 else self.am}"
         )
-        return local.isoformat(), text
+        return local.isoformat(timespec="seconds"), text
 
 
 class _ReplyCounts(dict):

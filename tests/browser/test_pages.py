@@ -1,0 +1,131 @@
+"""Every public page type is valid HTML (Nu Html Checker) and has no WCAG 2.1 A/AA
+violations (axe-core in Chromium)."""
+
+import pytest
+from django.urls import reverse
+
+from tests.browser.conftest import axe_violations, vnu_errors
+from tests.factories import ArticleFactory, CommentFactory
+
+PAGE_TYPES = ["home", "article", "reply-no-js", "closed", "form-errors", "not-found"]
+
+
+@pytest.fixture
+def closed_article(db):
+    article = ArticleFactory(title="An old story", comments_open=False)
+    CommentFactory(article=article, author_name="Early reader")
+    return article
+
+
+def page_url(kind, deep_article, closed_article):
+    """The URL to open for ``kind`` (the form-errors page is reached by a POST)."""
+    return {
+        "home": reverse("articles:list"),
+        "article": deep_article.get_absolute_url(),
+        "reply-no-js": f"{deep_article.get_absolute_url()}?replyto={deep_article.chain[2].pk}",
+        "closed": closed_article.get_absolute_url(),
+        "form-errors": deep_article.get_absolute_url(),
+        "not-found": "/no-such-page/",
+    }[kind]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db
+def test_every_public_page_type_is_valid_html(client, deep_article, closed_article, comment_data):
+    documents = {}
+    for kind in PAGE_TYPES:
+        url = page_url(kind, deep_article, closed_article)
+        if kind == "form-errors":
+            post_url = reverse("comments:post", args=[deep_article.slug])
+            response = client.post(post_url, comment_data(body=""))
+            assert response.status_code == 400
+        else:
+            response = client.get(url)
+            assert response.status_code == (404 if kind == "not-found" else 200)
+        documents[kind] = response.content.decode()
+    errors = vnu_errors(documents)
+    assert errors == {}, "\n".join(
+        f"{kind}: {message}" for kind, messages in errors.items() for message in messages
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@pytest.mark.parametrize("kind", PAGE_TYPES)
+def test_page_type_has_no_accessibility_violations(
+    new_page, live_server, deep_article, closed_article, kind, javascript
+):
+    # axe is injected as an inline script, which the site's CSP (rightly) forbids.
+    page = new_page(bypass_csp=True, java_script_enabled=True)
+    if not javascript:
+        # Without the reply script: what a reader with JavaScript off gets (axe itself
+        # still needs JavaScript, so the site's script is blocked instead).
+        page.route("**/comments.js", lambda route: route.abort())
+    page.goto(page_url(kind, deep_article, closed_article))
+    if kind == "form-errors":
+        page.fill("#id_name", "Ada")
+        page.get_by_role("button", name="Post Comment").click()
+        page.wait_for_selector("#id_body_error")
+    if kind == "article" and javascript:
+        # The reply form moved under a deep comment is part of the page too.
+        page.locator(f"#comment-{deep_article.chain[4].pk} .comment-reply-link").first.click()
+        page.wait_for_selector(f"#comment-{deep_article.chain[4].pk} > #respond")
+    violations = axe_violations(page)
+    assert violations == [], "\n".join(violations)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_focus_is_visible_on_links_and_controls(page, live_server, deep_article):
+    page.goto(deep_article.get_absolute_url())
+    for selector in (".comment-reply-link", ".comment-report-button", "#id_body", ".button"):
+        element = page.locator(selector).first
+        element.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")
+        outline = element.evaluate(
+            "el => el === document.activeElement && getComputedStyle(el).outlineStyle"
+        )
+        assert outline not in (False, "none"), f"no visible focus on {selector}"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_page_reflows_at_200_percent_zoom(new_page, live_server, deep_article):
+    """200 % zoom on a 1280 px screen is a 640 CSS px viewport: nothing scrolls sideways."""
+    page = new_page(viewport={"width": 640, "height": 450}, device_scale_factor=2)
+    page.goto(deep_article.get_absolute_url())
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_reduced_motion_turns_off_animations(new_page, live_server, deep_article):
+    page = new_page(reduced_motion="reduce")
+    page.goto(deep_article.get_absolute_url())
+    durations = page.evaluate(
+        "[...document.querySelectorAll('*')].map(el => getComputedStyle(el))"
+        ".flatMap(s => [s.animationName, s.transitionDuration])"
+    )
+    assert set(durations) <= {"none", "0s"}
+
+
+@pytest.mark.browser
+def test_the_checkers_catch_known_faults(browser):
+    """The page checks above can fail: a known-bad page trips both tools."""
+    bad = (
+        '<!DOCTYPE html><html lang="en"><head><title>Bad</title></head><body>'
+        '<main><ol><div>not a list item</div></ol><input type="text">'
+        '<p style="color:#bbb;background:#fff">low contrast</p></main></body></html>'
+    )
+    errors = vnu_errors({"bad": bad})
+    assert any("not allowed as child of element “ol”" in message for message in errors["bad"])
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(bad)
+        rules = {line.split(" ", 1)[0] for line in axe_violations(page)}
+    finally:
+        context.close()
+    assert {"list", "label", "color-contrast"} <= rules
