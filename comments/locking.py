@@ -8,9 +8,27 @@ inside ``transaction.atomic()`` after taking the matching lock:
   site-wide one for new trees, released at commit or rollback.
 * SQLite: transactions are IMMEDIATE (see settings), so the first statement
   takes the database's write lock and writers queue behind the busy timeout.
+
+``retry_write()`` runs such a write again, briefly, when the database reports a
+transient conflict (SQLite locked, a PostgreSQL deadlock or serialization
+failure); if it still fails, the error reaches the 503 page, text kept.
 """
 
-from django.db import connection
+import logging
+import random
+import time
+
+from django.db import OperationalError, connection
+
+logger = logging.getLogger("threadpress")
+
+# Transient conflicts worth another try: SQLite's lock errors (shared-cache
+# databases report "table is locked" without waiting for the busy timeout) and
+# PostgreSQL's deadlock / serialization failures.
+TRANSIENT_MESSAGES = ("database is locked", "database table is locked", "deadlock detected")
+TRANSIENT_SQLSTATES = ("40001", "40P01")
+WRITE_ATTEMPTS = 6
+FIRST_RETRY_DELAY = 0.02  # seconds, doubled each time: about 1.3 s in all at most
 
 # Advisory lock key space: (namespace, id). The namespace keeps our keys apart
 # from any other application sharing the database.
@@ -44,3 +62,32 @@ def lock_new_tree():
         _advisory_lock(NEW_TREE_KEY)
     elif connection.vendor == "sqlite":
         _serialize_sqlite_writer()
+
+
+def is_transient(exc):
+    """True when ``exc`` is a lock conflict that a retry of the transaction can clear."""
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate in TRANSIENT_SQLSTATES or any(
+        message in str(exc).lower() for message in TRANSIENT_MESSAGES
+    )
+
+
+def retry_write(write, *, attempts=WRITE_ATTEMPTS, first_delay=FIRST_RETRY_DELAY):
+    """Call ``write()`` (which opens its own ``atomic()``) until it stops hitting locks.
+
+    Only outside an enclosing transaction: inside one, the failed statement has
+    already broken the outer transaction, so the error is raised at once.
+    """
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except OperationalError as exc:
+            if attempt == attempts or connection.in_atomic_block or not is_transient(exc):
+                raise
+            logger.info("Write hit a lock (%s); retry %d of %d", exc, attempt, attempts - 1)
+        time.sleep(delay * (1 + random.random()))
+        delay *= 2
+    return None  # not reached

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from comments import moderation, rules
-from comments.locking import lock_new_tree, lock_tree
+from comments.locking import lock_new_tree, lock_tree, retry_write
 from comments.models import Comment, CommentRevision
 from comments.threads import editable_until
 
@@ -55,6 +55,20 @@ def post_comment(*, article, form, request_meta, user=None):
         notify_replies=bool(data.get("notify")),
         created_at=timezone.now(),
     )
+    # Each attempt saves a fresh copy: a failed save leaves pk and tree fields behind.
+    return retry_write(
+        lambda: _store_comment(_unsaved_copy(comment), parent=parent, article=article)
+    )
+
+
+def _unsaved_copy(comment):
+    return Comment(
+        **{f.attname: getattr(comment, f.attname) for f in Comment._meta.concrete_fields}
+    )
+
+
+def _store_comment(comment, *, parent, article):
+    """The locked, atomic insert (retried by ``retry_write`` when the database is locked)."""
     with transaction.atomic():
         if parent is None:
             lock_new_tree()

@@ -9,6 +9,8 @@ logger = logging.getLogger("threadpress")
 
 UNAVAILABLE_MARKERS = (
     "database is locked",
+    "database table is locked",
+    "deadlock detected",
     "connection",
     "could not connect",
     "server closed",
@@ -37,7 +39,9 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, DatabaseError) or not is_database_unavailable(exception):
             return None
-        logger.warning("Database unavailable for %s %s: %s", request.method, request.path, exception)
+        logger.warning(
+            "Database unavailable for %s %s: %s", request.method, request.path, exception
+        )
         response = render(request, "503.html", status=503)
         response["Retry-After"] = "5"
         return response
