@@ -263,7 +263,13 @@ class CommentAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
-        return status_badge(obj.status)
+        if not obj.moderation_reason:
+            return status_badge(obj.status)
+        return format_html(
+            '{}<br><small class="comment-reason">{}</small>',
+            status_badge(obj.status),
+            obj.moderation_reason,
+        )
 
     # --- the change page, read-only context ----------------------------------------
     def get_queryset(self, request):

@@ -141,7 +141,12 @@ class CommentForm(forms.Form):
             return None
         age = time.time() - float(rendered_at)
         if age > conf.FORM_MAX_AGE_SECONDS:
-            raise forms.ValidationError(self.error_messages["expired"], code="expired")
+            # A form-level error: the timestamp field is hidden, so an error attached
+            # to it would never be shown to the reader.
+            self.add_error(
+                None, forms.ValidationError(self.error_messages["expired"], code="expired")
+            )
+            return None
         return age
 
     # --- what the rules need -------------------------------------------------

@@ -62,9 +62,9 @@ def set_status(comments, status, *, by=None, reason=None):
             _log_changes(changing, status, by=by, reason=reason)
         if status == Status.APPROVED:
             newly_public = [row[0] for row in changing]
-            transaction.on_commit(lambda: notifications.reply_approved(newly_public))
+            transaction.on_commit(lambda: notifications.reply_approved(newly_public), robust=True)
         if status == Status.PENDING and reason:
-            transaction.on_commit(lambda: notifications.comments_held(changed_ids))
+            transaction.on_commit(lambda: notifications.comments_held(changed_ids), robust=True)
     return len(changing)
 
 
@@ -88,9 +88,9 @@ def record_new_comment(comment):
     """Bookkeeping for a comment just stored by posting with the rules' verdict."""
     if comment.status == Status.APPROVED:
         bump_thread_version([comment.article_id])
-        transaction.on_commit(lambda: notifications.reply_approved([comment.pk]))
+        transaction.on_commit(lambda: notifications.reply_approved([comment.pk]), robust=True)
     elif comment.status == Status.PENDING:
-        transaction.on_commit(lambda: notifications.comments_held([comment.pk]))
+        transaction.on_commit(lambda: notifications.comments_held([comment.pk]), robust=True)
 
 
 def approve(comments, *, by=None, reason=None):

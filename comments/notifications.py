@@ -6,13 +6,15 @@ never waits on, or fails because of, the mail server.
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks import task
 
 logger = logging.getLogger("threadpress")
@@ -37,28 +39,58 @@ def comment_for_unsubscribe_token(token):
         return None
 
 
+RETRY_DELAYS = (60, 300, 1800, 7200)  # seconds before each retry of a failed send
+
+
 @task()
-def send_email(subject, body, recipients):
-    """Send one message; a failing mail server is logged, never raised to a reader."""
+def send_email(subject, body, recipients, attempt=1):
+    """Send ``body`` to each recipient in a message of its own (no recipient sees the
+    others). A failing mail server is logged; on a backend that can defer tasks (the
+    database backend) the send is retried later, then the task fails (visible in the
+    tasks admin)."""
+    from_email = settings.DEFAULT_FROM_EMAIL
+    messages = [EmailMessage(subject, body, from_email, [to]) for to in recipients]
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        get_connection().send_messages(messages)
     except Exception:
-        logger.exception("Could not send email %r to %d recipient(s)", subject, len(recipients))
+        logger.exception(
+            "Could not send email %r to %d recipient(s) (attempt %d)",
+            subject,
+            len(recipients),
+            attempt,
+        )
+        _retry_later(subject, body, recipients, attempt)
         raise
 
 
-def _enqueue(subject, body, recipients):
+def _retry_later(subject, body, recipients, attempt):
+    if attempt > len(RETRY_DELAYS):
+        return
+    if not send_email.get_backend().supports_defer:
+        return
+    run_after = timezone.now() + timedelta(seconds=RETRY_DELAYS[attempt - 1])
     try:
-        send_email.enqueue(subject, body, recipients)
+        send_email.using(run_after=run_after).enqueue(subject, body, recipients, attempt + 1)
     except Exception:
-        # The immediate backend runs the task here; its failure is already logged.
-        logger.warning("Email task for %r failed or could not be enqueued", subject)
+        logger.exception("Could not schedule a retry of email %r", subject)
+
+
+def _enqueue(subject, body, recipients):
+    """Queue one email; never raise (posting and moderation must not fail because of it)."""
+    try:
+        result = send_email.enqueue(subject, body, recipients)
+    except Exception:
+        logger.exception("Could not enqueue email %r", subject)
+        return None
+    return result
 
 
 def moderator_emails():
-    users = get_user_model().objects.filter(
-        is_active=True, groups__name=MODERATORS_GROUP
-    ).exclude(email="")
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=MODERATORS_GROUP)
+        .exclude(email="")
+    )
     return sorted(set(users.values_list("email", flat=True)))
 
 
