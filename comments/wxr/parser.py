@@ -9,6 +9,7 @@ Elements are matched by local name: the ``wp:`` namespace differs between
 exports (``http`` or ``https``, WXR 1.0, 1.1 or 1.2).
 """
 
+import functools
 from dataclasses import dataclass, field
 
 from defusedxml import DefusedXmlException
@@ -44,6 +45,7 @@ class Item:
     comments: list = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=512)
 def _local_name(tag):
     namespace, _, local = tag.rpartition("}")
     if local == "encoded":
@@ -59,7 +61,7 @@ class _Target:
         self.line_number = line_number
         self.channel = {}
         self.ready = []
-        self.path = []  # (display name, line) of the open elements
+        self.path = []  # (tag, line) of the open elements
         self.prefixes = {}
         self._item = None
         self._author = None
@@ -78,10 +80,11 @@ class _Target:
     def start(self, tag, attrib):
         line = self.line_number()
         depth = len(self.path)
-        self.path.append((self.display_name(tag), line))
+        self.path.append((tag, line))
         local = _local_name(tag)
         if depth == 0 and local != "rss":
-            raise WXRError(f"line {line}: <{self.path[0][0]}> is not a WXR export (expected <rss>)")
+            name = self.display_name(tag)
+            raise WXRError(f"line {line}: <{name}> is not a WXR export (expected <rss>)")
         if self._capture is not None:
             return  # markup inside a text field (not in CDATA): its text is kept
         if depth == 2:
@@ -187,8 +190,8 @@ class WXRReader:
     def _where(self):
         if not self._target.path:
             return ""
-        name, line = self._target.path[-1]
-        return f" (inside <{name}> opened at line {line})"
+        tag, line = self._target.path[-1]
+        return f" (inside <{self._target.display_name(tag)}> opened at line {line})"
 
 
 def element_name(local):
