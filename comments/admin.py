@@ -107,6 +107,15 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.none()
 
 
+class ArticleFilter(admin.RelatedFieldListFilter):
+    """Articles by title, reading only ids and titles (not every article body)."""
+
+    def field_choices(self, field, request, model_admin):
+        from articles.models import Article
+
+        return list(Article.objects.order_by("title").values_list("pk", "title"))
+
+
 class ReportedFilter(admin.SimpleListFilter):
     title = _("reported")
     parameter_name = "reported"
@@ -154,7 +163,7 @@ class CommentAdmin(admin.ModelAdmin):
     list_display_links = ["excerpt"]
     list_filter = [
         StatusFilter,
-        "article",
+        ("article", ArticleFilter),
         ("created_at", admin.DateFieldListFilter),
         ReportedFilter,
         IsReplyFilter,

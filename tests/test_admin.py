@@ -174,7 +174,8 @@ def test_changelist_query_count_does_not_grow_with_rows(
     many, rows_many = queries_for_queue()
     assert (rows_few, rows_many) == (6, 60)
     assert few == many
-    with django_assert_max_num_queries(12):
+    # session, user, article filter, paginator count, the rows: 5 measured.
+    with django_assert_max_num_queries(6):
         admin_client_.get(reverse(CHANGELIST))
 
 
@@ -308,6 +309,7 @@ def test_change_page_query_count_does_not_grow_with_replies(admin_client_, comme
     many = comment_factory()
     for _ in range(25):
         comment_factory(parent=many)
+    queries(few)  # warm the content type cache
     assert queries(few) == queries(many)
 
 
