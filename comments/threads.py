@@ -11,6 +11,7 @@ own pending comments or reports on the page get a fresh, personal render.
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -142,19 +143,31 @@ def _cache_key(article, number, sort):
     )
 
 
+_cache_failure_logged_at = None
+
+
+def _log_cache_failure(exc):
+    """Log a dead cache once a minute, not once per request (a dead Redis under load)."""
+    global _cache_failure_logged_at
+    now = time.monotonic()
+    if _cache_failure_logged_at is None or now - _cache_failure_logged_at > 60:
+        _cache_failure_logged_at = now
+        logger.warning("Thread cache unavailable, rendering uncached: %s", exc)
+
+
 def _cache_get(key):
     try:
         return cache.get(key)
-    except Exception:  # the cache is an optimisation: a dead Redis must not break pages
-        logger.warning("Thread cache unavailable; rendering uncached", exc_info=False)
+    except Exception as exc:  # the cache is an optimisation: a dead Redis must not break pages
+        _log_cache_failure(exc)
         return None
 
 
 def _cache_set(key, value):
     try:
         cache.set(key, value, conf.CACHE_SECONDS)
-    except Exception:
-        logger.warning("Thread cache unavailable; not storing", exc_info=False)
+    except Exception as exc:
+        _log_cache_failure(exc)
 
 
 def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=True):

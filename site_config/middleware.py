@@ -2,6 +2,7 @@
 
 import logging
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.shortcuts import render
 
@@ -16,6 +17,7 @@ UNAVAILABLE_MARKERS = (
     "server closed",
     "terminating connection",
     "the database system is",
+    "unable to open database file",
 )
 
 
@@ -42,6 +44,16 @@ class DatabaseUnavailableMiddleware:
         logger.warning(
             "Database unavailable for %s %s: %s", request.method, request.path, exception
         )
+        # The page must render without the database: no session-backed user or messages.
+        request.user = AnonymousUser()
+        request._messages = _NoMessages()
         response = render(request, "503.html", status=503)
         response["Retry-After"] = "5"
         return response
+
+
+class _NoMessages(list):
+    """An empty message store (the session behind the real one may be unreachable)."""
+
+    def update(self, response):
+        return []
