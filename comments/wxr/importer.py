@@ -163,7 +163,8 @@ class _Entry:
     wp_id: int
     parent_wp: int
     key: str
-    comment: Comment
+    values: dict  # the Comment's field values
+    comment: Comment | None = None  # built only for comments new to the database
     parent: "_Entry | None" = None
     existing: Comment | None = None
 
@@ -345,9 +346,11 @@ class _Importer:
         self._match_existing(entries, article)
         entries = [entry for entry in entries if entry is not None and entry.key]
         self._link_parents(entries, post_id)
-        entries.sort(key=lambda entry: (entry.comment.created_at, entry.wp_id))
+        entries.sort(key=lambda entry: (entry.values["created_at"], entry.wp_id))
         for entry in entries:
-            self.report.statuses[entry.comment.status] += 1
+            self.report.statuses[entry.values["status"]] += 1
+            if entry.existing is None:
+                entry.comment = Comment(**entry.values)
         changed = self._update_existing([entry for entry in entries if entry.existing])
         created = self._create_new([entry for entry in entries if not entry.existing])
         if changed or created:
@@ -375,23 +378,23 @@ class _Importer:
         login = self.author_logins.get(user_id) if user_id else None
         name = " ".join(html_to_text(fields.get("comment_author", "")).split())
         body = html_to_text(fields.get("comment_content", ""))
-        comment = Comment(
-            article_id=article.pk,
-            author_name=name[:MAX_NAME_LENGTH] or "Anonymous",
-            author_email=_valid_email(fields.get("comment_author_email", "")),
-            author_url=http_url(fields.get("comment_author_url", ""))[:500],
-            ip_address=_valid_ip(fields.get("comment_author_IP", "")),
-            user_id=self._user(login).pk if login else None,
-            body=body,
-            body_html=render_comment_body(body),
-            status=COMMENT_STATUSES.get(
+        values = {
+            "article_id": article.pk,
+            "author_name": name[:MAX_NAME_LENGTH] or "Anonymous",
+            "author_email": _valid_email(fields.get("comment_author_email", "")),
+            "author_url": http_url(fields.get("comment_author_url", ""))[:500],
+            "ip_address": _valid_ip(fields.get("comment_author_IP", "")),
+            "user_id": self._user(login).pk if login else None,
+            "body": body,
+            "body_html": render_comment_body(body),
+            "status": COMMENT_STATUSES.get(
                 fields.get("comment_approved", "").strip().lower(), Status.PENDING
             ),
-            created_at=self._date(record, "comment_date_gmt", "comment_date")
+            "created_at": self._date(record, "comment_date_gmt", "comment_date")
             or article.published_at,
-            import_key=key,
-        )
-        return _Entry(wp_id=wp_id, parent_wp=parent_wp, key=key, comment=comment)
+            "import_key": key,
+        }
+        return _Entry(wp_id=wp_id, parent_wp=parent_wp, key=key, values=values)
 
     def _match_existing(self, entries, article):
         by_key = {entry.key: entry for entry in entries}
@@ -433,10 +436,10 @@ class _Importer:
     def _update_existing(self, entries):
         changed = []
         for entry in entries:
-            existing, new = entry.existing, entry.comment
-            if any(getattr(existing, f) != getattr(new, f) for f in COMMENT_UPDATE_FIELDS):
+            existing, new = entry.existing, entry.values
+            if any(getattr(existing, f) != new[f] for f in COMMENT_UPDATE_FIELDS):
                 for name in COMMENT_UPDATE_FIELDS:
-                    setattr(existing, name, getattr(new, name))
+                    setattr(existing, name, new[name])
                 changed.append(existing)
         if changed:
             Comment.objects.bulk_update(changed, COMMENT_UPDATE_FIELDS, batch_size=KEY_BATCH)
