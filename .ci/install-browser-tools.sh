@@ -15,7 +15,8 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "Missing ${need[*]} and not root: browser/validator tests will be skipped." >&2
   fi
 fi
-if command -v npm >/dev/null 2>&1 && [ ! -f .ci/node/node_modules/axe-core/axe.min.js ]; then
+if command -v npm >/dev/null 2>&1 && { [ ! -f .ci/node/node_modules/axe-core/axe.min.js ] ||
+  [ ! -f .ci/node/node_modules/vnu-jar/build/dist/vnu.jar ]; }; then
   mkdir -p .ci/node
   (cd .ci/node && [ -f package.json ] || echo '{"private": true}' > package.json)
   npm install --prefix .ci/node --no-audit --no-fund --silent vnu-jar@latest axe-core@4 >/dev/null

@@ -364,7 +364,7 @@ def test_a_normal_long_comment_still_fits_the_limit(client, article, comment_dat
     from comments.models import MAX_BODY_LENGTH
 
     settings.COMMENTS_MAX_LINKS = 100
-    data = comment_data(body="é" * MAX_BODY_LENGTH)
+    data = comment_data(body="𝄞" * MAX_BODY_LENGTH)  # 4 bytes each in UTF-8
     response = client.post(reverse("comments:post", args=[article.slug]), data)
     assert response.status_code == 303
     assert Comment.objects.count() == 1

@@ -235,7 +235,9 @@ def test_screenshot_of_a_deep_thread(new_page, live_server, deep_article, screen
     page.goto(deep_article.get_absolute_url())
     path = screenshot_dir / f"deep-thread-{width}.png"
     page.screenshot(path=path, full_page=True)
-    print(f"\nscreenshot: {path}")
+    detail = screenshot_dir / f"deep-thread-{width}-levels-3-to-6.png"
+    comment_li(page, deep_article.chain[2].pk).screenshot(path=detail)
+    print(f"\nscreenshots: {path} {detail}")
     deepest = box(comment_li(page, deep_article.chain[-1].pk).locator("> .comment-body"))
     top = box(comment_li(page, deep_article.chain[0].pk).locator("> .comment-body"))
     assert deepest["width"] >= 0.7 * top["width"]
