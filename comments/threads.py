@@ -11,13 +11,17 @@ own pending comments or reports on the page get a fresh, personal render.
 """
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.db import connections
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils.translation import get_language
 
 from comments.conf import conf
@@ -155,15 +159,71 @@ def _log_cache_failure(exc):
         logger.warning("Thread cache unavailable, rendering uncached: %s", exc)
 
 
+class _ProcessCache:
+    """A small LRU of rendered pages in each worker, in front of the shared cache.
+
+    Safe because keys are versioned (``comments_version``, ``updated_at``): a change
+    anywhere produces a new key, so an entry here can be old but never stale. It
+    saves fetching and unpickling a big fragment from Redis on every hit.
+    """
+
+    def __init__(self, max_chars):
+        self.max_chars = max_chars
+        self.entries = OrderedDict()
+        self.chars = 0
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.entries.get(key)
+            if value is not None:
+                self.entries.move_to_end(key)
+            return value
+
+    def set(self, key, value):
+        size = len(value.html)
+        if size > self.max_chars:
+            return
+        with self.lock:
+            if key in self.entries:
+                return
+            self.entries[key] = value
+            self.chars += size
+            while self.chars > self.max_chars:
+                _old_key, old = self.entries.popitem(last=False)
+                self.chars -= len(old.html)
+
+    def clear(self):
+        with self.lock:
+            self.entries.clear()
+            self.chars = 0
+
+
+process_cache = _ProcessCache(max_chars=32 * 1024 * 1024)
+
+
+@receiver(setting_changed)
+def _forget_on_cache_change(*, setting, **kwargs):
+    if setting == "CACHES":
+        process_cache.clear()
+
+
 def _cache_get(key):
+    value = process_cache.get(key)
+    if value is not None:
+        return value
     try:
-        return cache.get(key)
+        value = cache.get(key)
     except Exception as exc:  # the cache is an optimisation: a dead Redis must not break pages
         _log_cache_failure(exc)
         return None
+    if value is not None:
+        process_cache.set(key, value)
+    return value
 
 
 def _cache_set(key, value):
+    process_cache.set(key, value)
     try:
         cache.set(key, value, conf.CACHE_SECONDS)
     except Exception as exc:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
@@ -107,6 +108,7 @@ def test_caching_resumes_by_itself_when_the_cache_returns(client, article, setti
     assert client.get(article.get_absolute_url()).status_code == 200
     settings.CACHES = working
     assert "Before." in client.get(article.get_absolute_url()).content.decode()
+    assert cache.get(threads._cache_key(article, "1", threads.SORT_OLDEST)) is not None
     Comment.objects.filter(pk=comment.pk).update(body_html="<p>Behind the cache.</p>")
     assert "Behind the cache." not in client.get(article.get_absolute_url()).content.decode()
 
