@@ -3,6 +3,7 @@ violations (axe-core in Chromium)."""
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, vnu_errors
 from tests.factories import ArticleFactory, CommentFactory
@@ -129,3 +130,18 @@ def test_the_checkers_catch_known_faults(browser):
     finally:
         context.close()
     assert {"list", "label", "color-contrast"} <= rules
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_thread_is_exposed_as_nested_lists(page, live_server, deep_article):
+    """Screen readers announce each level: a list item holding a list of replies."""
+    page.goto(deep_article.get_absolute_url())
+    chain = deep_article.chain
+    for depth, comment in enumerate(chain, start=1):
+        item = page.locator(f"#comment-{comment.pk}")
+        expect(item).to_have_role("listitem")
+        lists = item.locator("xpath=ancestor::ol")
+        expect(lists).to_have_count(depth)
+        if depth < len(chain):
+            expect(item.locator("> ol.children")).to_have_role("list")
