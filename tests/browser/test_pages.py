@@ -30,6 +30,32 @@ def page_url(kind, deep_article, closed_article):
     }[kind]
 
 
+def secondary_pages(client, article, comment_data):
+    """Pages a reader meets less often: edit and withdraw their comment, unsubscribe, and
+    the admin login lockout."""
+    from comments.notifications import unsubscribe_token
+
+    posted = client.post(reverse("comments:post", args=[article.slug]), comment_data())
+    assert posted.status_code == 303
+    own = article.comments.order_by("-pk").first()
+    pages = {
+        "edit": client.get(reverse("comments:edit", args=[own.pk])),
+        "edit-errors": client.post(reverse("comments:edit", args=[own.pk]), {"body": ""}),
+        "withdraw": client.get(reverse("comments:withdraw", args=[own.pk])),
+        "unsubscribed": client.get(
+            reverse("comments:unsubscribe", args=[unsubscribe_token(article.chain[0])])
+        ),
+    }
+    for attempt in range(5):
+        pages["lockout"] = client.post(
+            reverse("admin:login"), {"username": "nobody", "password": f"wrong{attempt}"}
+        )
+    expected = {"edit-errors": 400, "lockout": 429}
+    for name, response in pages.items():
+        assert response.status_code == expected.get(name, 200), name
+    return {name: response.content.decode() for name, response in pages.items()}
+
+
 @pytest.mark.browser
 @pytest.mark.django_db
 def test_every_public_page_type_is_valid_html(client, deep_article, closed_article, comment_data):
@@ -44,6 +70,7 @@ def test_every_public_page_type_is_valid_html(client, deep_article, closed_artic
             response = client.get(url)
             assert response.status_code == (404 if kind == "not-found" else 200)
         documents[kind] = response.content.decode()
+    documents.update(secondary_pages(client, deep_article, comment_data))
     errors = vnu_errors(documents)
     assert errors == {}, "\n".join(
         f"{kind}: {message}" for kind, messages in errors.items() for message in messages
@@ -145,3 +172,26 @@ def test_thread_is_exposed_as_nested_lists(page, live_server, deep_article):
         expect(lists).to_have_count(depth)
         if depth < len(chain):
             expect(item.locator("> ol.children")).to_have_role("list")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_own_comment_pages_have_no_accessibility_violations(new_page, live_server, deep_article):
+    page = new_page(bypass_csp=True)
+    page.goto(deep_article.get_absolute_url())
+    page.fill("#id_body", "My own words.")
+    page.fill("#id_name", "Ada")
+    page.fill("#id_email", "ada@example.org")
+    page.get_by_role("button", name="Post Comment").click()
+    own = page.locator("li.comment.pending")
+    expect(own).to_be_visible()
+    assert axe_violations(page) == []  # the article with the reader's pending comment
+    own.get_by_role("link", name="Edit").click()
+    page.fill("#id_body", "")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#id_body_error")).to_be_visible()
+    assert axe_violations(page) == []
+    page.goto(deep_article.get_absolute_url())
+    page.locator("li.comment.pending").get_by_role("link", name="Withdraw").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Withdraw your comment?")
+    assert axe_violations(page) == []
