@@ -283,3 +283,24 @@ def test_withdraw_removes_the_comment_and_keeps_replies_under_a_placeholder(
     placeholder = doc.find(f".//h:li[@id='comment-{comment.pk}']", NS)
     assert "placeholder" in classes(placeholder)
     assert doc.find(f".//h:li[@id='comment-{reply.pk}']", NS) is not None
+
+
+def test_one_click_unsubscribe_post_from_a_mail_client_needs_no_csrf_token(db):
+    from django.test import Client
+
+    from comments.notifications import unsubscribe_token
+
+    comment = CommentFactory(notify_replies=True)
+    url = reverse("comments:unsubscribe", args=[unsubscribe_token(comment)])
+    response = Client(enforce_csrf_checks=True).post(url, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    comment.refresh_from_db()
+    assert comment.notify_replies is False
+
+
+def test_a_forged_unsubscribe_token_is_404(client, db):
+    comment = CommentFactory(notify_replies=True)
+    response = client.get(reverse("comments:unsubscribe", args=[f"{comment.pk}:forged"]))
+    assert response.status_code == 404
+    comment.refresh_from_db()
+    assert comment.notify_replies is True
