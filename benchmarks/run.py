@@ -102,7 +102,8 @@ def render_shape(name, article, *, repeat, client):
         return response.content
 
     with override_settings(CACHES=DUMMY_CACHE):
-        page = measure(get_page, repeat=repeat)
+        # No shared cache, and each worker's in-process copy forgotten before every request.
+        page = measure(get_page, repeat=repeat, setup=threads.process_cache.clear)
     cached = measure(get_page, repeat=repeat)
     row = {
         "shape": name,

@@ -82,7 +82,12 @@ def _store_comment(comment, *, parent, article):
                     {"parent": "You can only reply to published comments."}, code="not_public"
                 )
         comment.parent = parent
-        comment.full_clean(exclude=["lft", "rght", "tree_id", "level"])
+        # The article and the parent (re-read under the lock) are known to exist, and the
+        # check constraints are the database's own: skip the queries that re-prove them.
+        comment.full_clean(
+            exclude=["lft", "rght", "tree_id", "level", "article", "parent"],
+            validate_constraints=False,
+        )
         comment.save()
         moderation.record_new_comment(comment)
     return comment
