@@ -27,6 +27,14 @@ def _absolute(path):
     return settings.SITE_URL + path
 
 
+def excerpt(text, limit):
+    """The reader's text exactly as typed, cut at ``limit`` characters if longer.
+
+    (Django's ``truncatechars`` would also re-compose the Unicode; emails quote verbatim.)
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def unsubscribe_token(comment):
     return signing.dumps({"c": comment.pk}, salt=UNSUBSCRIBE_SALT)
 
@@ -105,6 +113,7 @@ def comments_held(comment_ids):
     for comment in held.select_related("article"):
         context = {
             "comment": comment,
+            "excerpt": excerpt(comment.body, 500),
             "article": comment.article,
             "admin_url": _absolute(reverse("admin:comments_comment_change", args=[comment.pk])),
         }
@@ -129,6 +138,7 @@ def reply_approved(comment_ids):
             continue
         context = {
             "reply": reply,
+            "reply_text": excerpt(reply.body, 1000),
             "parent": parent,
             "article": reply.article,
             "reply_url": _absolute(reply.get_absolute_url()),
