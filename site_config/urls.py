@@ -4,11 +4,13 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from articles.sitemaps import ArticleSitemap
+from site_config.health import healthz
 
 sitemaps = {"articles": ArticleSitemap}
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     path("comments/", include("comments.urls")),
     path(
         "sitemap.xml",
@@ -27,3 +29,5 @@ urlpatterns = [
 admin.site.site_header = "threadpress moderation desk"
 admin.site.site_title = "threadpress admin"
 admin.site.index_title = "Moderation and publishing"
+# The moderation queue needs the width more than the app list does.
+admin.site.enable_nav_sidebar = False

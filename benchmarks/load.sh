@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Load test through gunicorn, on 127.0.0.1 only, for a bounded time.
+#
+#   benchmarks/load.sh                     wrk: 1,000-comment article page vs /healthz, ratio
+#   benchmarks/load.sh --post              + concurrent posts through the real form, then comments_check
+#   benchmarks/load.sh --kill-redis        + a private Redis stopped and restarted mid-run
+#   benchmarks/load.sh --drop-db-connections   + (PostgreSQL) every app connection killed mid-run
+#
+# Options: --duration SECONDS (10), --comments N (1000), --workers N (2), --port N (8765).
+# Database: DATABASE_URL=postgres://…  → a scratch database tp_bench_load on that server;
+#           otherwise a temporary SQLite file. Cache: a private redis-server on 127.0.0.1
+#           (port 6391) when redis-server is installed, else CACHE_URL (default db 6 of
+#           redis://127.0.0.1:6379). Everything it starts is stopped on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=$ROOT/.venv/bin/python
+GUNICORN=$ROOT/.venv/bin/gunicorn
+
+DURATION=10 COMMENTS=1000 WORKERS=2 PORT=8765 REDIS_PORT=6391
+POST=0 KILL_REDIS=0 DROP_DB=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --post) POST=1 ;;
+    --kill-redis) KILL_REDIS=1 ;;
+    --drop-db-connections) DROP_DB=1 ;;
+    --duration) DURATION=$2; shift ;;
+    --comments) COMMENTS=$2; shift ;;
+    --workers) WORKERS=$2; shift ;;
+    --port) PORT=$2; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+(( DURATION <= 120 )) || { echo "--duration is capped at 120 s" >&2; exit 2; }
+
+if ! command -v wrk >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then apt-get install -y -qq wrk >/dev/null; else
+    echo "wrk is not installed (sudo apt-get install wrk)" >&2; exit 1; fi
+fi
+
+TMP=$(mktemp -d -t tp_load.XXXXXX)
+GUNICORN_PID="" REDIS_PID="" PG_DB=""
+cleanup() {
+  [[ -n $GUNICORN_PID ]] && kill "$GUNICORN_PID" 2>/dev/null && wait "$GUNICORN_PID" 2>/dev/null
+  [[ -n $REDIS_PID ]] && kill "$REDIS_PID" 2>/dev/null
+  if [[ -n $PG_DB ]]; then
+    "$PY" - "$ADMIN_URL" "$PG_DB" <<'EOF' || true
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    conn.execute(f'DROP DATABASE IF EXISTS "{sys.argv[2]}" WITH (FORCE)')
+EOF
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- the production configuration, on loopback -----------------------------------------
+export DJANGO_DEBUG=0
+DJANGO_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
+export DJANGO_SECRET_KEY
+export DJANGO_ALLOWED_HOSTS=127.0.0.1 DJANGO_SECURE_SSL_REDIRECT=0
+export DJANGO_SESSION_COOKIE_SECURE=0 DJANGO_CSRF_COOKIE_SECURE=0 DJANGO_SECURE_HSTS_SECONDS=0
+export DJANGO_LOG_LEVEL=ERROR THREADPRESS_LOG_LEVEL=WARNING
+# Posting under load: no flood limit, no first-comment hold, no minimum typing time.
+export COMMENTS_FLOOD_SECONDS=0 COMMENTS_REQUIRE_PREVIOUSLY_APPROVED=0 COMMENTS_MIN_SUBMIT_SECONDS=0
+export CACHE_KEY_PREFIX="tp_load_$$"
+export GUNICORN_ACCESS_LOG=$TMP/access.log GUNICORN_ERROR_LOG=$TMP/error.log GUNICORN_LOG_LEVEL=warning
+
+if [[ ${DATABASE_URL:-} == postgres* ]]; then
+  PG_DB=tp_bench_load
+  ADMIN_URL="${DATABASE_URL%/*}/postgres"
+  "$PY" - "$ADMIN_URL" "$PG_DB" <<'EOF'
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    conn.execute(f'DROP DATABASE IF EXISTS "{sys.argv[2]}" WITH (FORCE)')
+    conn.execute(f'CREATE DATABASE "{sys.argv[2]}"')
+EOF
+  export DATABASE_URL="${DATABASE_URL%/*}/$PG_DB"
+else
+  export DATABASE_URL="sqlite:///$TMP/load.sqlite3"
+fi
+
+if command -v redis-server >/dev/null; then
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --daemonize no >"$TMP/redis.log" 2>&1 &
+  REDIS_PID=$!
+  export CACHE_URL="redis://127.0.0.1:$REDIS_PORT/0"
+else
+  export CACHE_URL=${CACHE_URL:-redis://127.0.0.1:6379/6}
+  (( KILL_REDIS == 0 )) || { echo "--kill-redis needs redis-server (a private one)" >&2; exit 1; }
+fi
+
+echo "database: ${DATABASE_URL%%:*} · cache: $CACHE_URL · gunicorn workers: $WORKERS · wrk -t2 -c16 -d${DURATION}s"
+"$PY" manage.py collectstatic --no-input --verbosity 0
+ARTICLE=$("$PY" -m benchmarks.loadtools seed --comments "$COMMENTS")
+BASE=http://127.0.0.1:$PORT
+
+GUNICORN_WORKERS=$WORKERS GUNICORN_BIND=127.0.0.1:$PORT \
+  "$GUNICORN" -c site_config/gunicorn.conf.py site_config.wsgi &
+GUNICORN_PID=$!
+for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "$BASE/healthz" >/dev/null || { echo "gunicorn did not start:"; cat "$TMP/error.log"; exit 1; }
+curl -fs -o /dev/null "$BASE$ARTICLE"  # fill the thread cache
+
+run_wrk() {  # url → "requests_per_second non_2xx"
+  local out
+  out=$(wrk -t2 -c16 -d"${DURATION}s" --timeout 10s "$1")
+  echo "$out" > "$TMP/wrk.$(date +%s%N)"
+  local rps non2xx errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  errors=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' <<<"$out")
+  echo "${rps:-0} $(( ${non2xx:-0} + ${errors:-0} ))"
+}
+
+read -r TRIVIAL_RPS TRIVIAL_BAD < <(run_wrk "$BASE/healthz")
+read -r PAGE_RPS PAGE_BAD < <(run_wrk "$BASE$ARTICLE")
+PAGE_KB=$(curl -fs "$BASE$ARTICLE" | wc -c | awk '{printf "%.0f", $1/1024}')
+echo
+echo "| URL | requests/s | non-2xx or socket errors |"
+echo "|---|---|---|"
+echo "| /healthz (trivial view) | $TRIVIAL_RPS | $TRIVIAL_BAD |"
+echo "| article page, $COMMENTS comments (${PAGE_KB} KB) | $PAGE_RPS | $PAGE_BAD |"
+"$PY" -c "import sys; r=float(sys.argv[1])/float(sys.argv[2]); print(f'ratio: {r:.0%} of the trivial view (target ≥ 25%)')" \
+  "$PAGE_RPS" "$TRIVIAL_RPS"
+
+if (( KILL_REDIS )); then
+  echo
+  echo "--kill-redis: Redis stops after $((DURATION / 3)) s and comes back after $((2 * DURATION / 3)) s"
+  (
+    sleep $((DURATION / 3)); kill "$REDIS_PID"
+    sleep $((DURATION / 3))
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+      --daemonize yes --pidfile "$TMP/redis2.pid" >/dev/null
+  ) &
+  OUTAGE=$!
+  read -r OUT_RPS OUT_BAD < <(run_wrk "$BASE$ARTICLE")
+  wait "$OUTAGE"
+  REDIS_PID=$(cat "$TMP/redis2.pid" 2>/dev/null || true)
+  echo "| article page, Redis down for a third of the run | $OUT_RPS | $OUT_BAD |"
+  curl -fs -o /dev/null "$BASE$ARTICLE"
+  if redis-cli -p "$REDIS_PORT" --scan --pattern "*thread*" | grep -q .; then
+    echo "Redis is back and the thread is cached again."
+  fi
+  "$PY" -m benchmarks.loadtools post "$BASE$ARTICLE" --workers 4 --posts 5 || true
+fi
+
+if (( DROP_DB )); then
+  [[ -n $PG_DB ]] || { echo "--drop-db-connections needs DATABASE_URL=postgres://…" >&2; exit 1; }
+  echo
+  echo "--drop-db-connections: every connection to $PG_DB is terminated mid-run (as in a restart)"
+  (
+    sleep $((DURATION / 2))
+    "$PY" - "$ADMIN_URL" "$PG_DB" <<'EOF'
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    n = conn.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+        [sys.argv[2]],
+    ).fetchone()[0]
+print(f"  terminated {n} connection(s)")
+EOF
+  ) &
+  KILLER=$!
+  read -r DB_RPS DB_BAD < <(run_wrk "$BASE/")
+  wait "$KILLER"
+  echo "| home page, connections killed mid-run | $DB_RPS | $DB_BAD |"
+  curl -s -o /dev/null -w "  after: home page answers %{http_code} (same gunicorn, no restart)\n" "$BASE/"
+fi
+
+if (( POST )); then
+  echo
+  echo "--post: concurrent posts through the real form (GET page → CSRF + timestamp → POST)"
+  POSTED=0
+  "$PY" -m benchmarks.loadtools post "$BASE$ARTICLE" --workers 16 --posts 25 || POSTED=$?
+  "$PY" manage.py comments_check
+  exit "$POSTED"
+fi
