@@ -199,3 +199,12 @@ def test_a_post_that_finds_sqlite_locked_is_retried_then_gets_a_503_with_the_tex
     retries = [r for r in caplog.records if "retry" in r.getMessage()]
     assert len(retries) >= 2
     assert not Comment.objects.filter(body="Held up by a lock.").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_answers_without_the_database():
+    """The load balancer's probe never marks an app server dead for a database outage."""
+    with database_unreachable():
+        response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
