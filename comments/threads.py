@@ -69,6 +69,11 @@ class ThreadPage:
     num_pages: int = 1
     sort: str = SORT_OLDEST
     page_range: list = field(default_factory=list)
+    html_bytes: bytes = b""  # ``html`` encoded once, spliced into responses as is
+
+    def __post_init__(self):
+        if not self.html_bytes:
+            self.html_bytes = self.html.encode()
 
     @property
     def has_other_pages(self):

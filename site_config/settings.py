@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "site_config.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
+    "comments.middleware.ThreadFragmentMiddleware",
 ]
 
 ROOT_URLCONF = "site_config.urls"

@@ -276,3 +276,21 @@ def test_thread_toggle_and_reply_counts_are_rendered(client, article):
     assert toggle.get("data-hidden-count") == "2"
     count = li(doc, root).find(".//h:span[@class='comment-reply-count']", NS)
     assert text_of(count) == "2 replies"
+
+
+def test_the_thread_is_spliced_in_and_no_marker_reaches_the_reader(client, article):
+    comment = CommentFactory(article=article, body="Spliced text")
+    response = client.get(article.get_absolute_url())
+    assert b"thread-fragment" not in response.content
+    doc = parse(response)
+    section = comments_section(doc)
+    assert section.find(f".//h:li[@id='comment-{comment.pk}']", NS) is not None
+    assert int(response.get("Content-Length", len(response.content))) == len(response.content)
+
+
+def test_a_re_rendered_form_page_also_gets_the_thread(client, article, comment_data):
+    comment = CommentFactory(article=article)
+    response = client.post(reverse("comments:post", args=[article.slug]), comment_data(body=""))
+    assert response.status_code == 400
+    assert b"thread-fragment" not in response.content
+    assert parse(response).find(f".//h:li[@id='comment-{comment.pk}']", NS) is not None

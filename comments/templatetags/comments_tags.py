@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 
 from comments import posting, session, threads
 from comments.forms import CommentForm
+from comments.middleware import defer_fragment
 from comments.models import Comment
 
 register = template.Library()
@@ -83,7 +84,8 @@ def comments_section(context, article):
         "article": article,
         "page": page,
         "heading": responses_heading(page.comment_count, article.title),
-        "thread_html": mark_safe(page.html),  # built from escaped parts in comments.rendering
+        # Built from escaped parts in comments.rendering; spliced in as bytes at the end.
+        "thread_html": mark_safe(defer_fragment(request, page.html_bytes)),
         "form": form,
         "reply_to": reply_to,
         "accepts_comments": article.accepts_comments,
