@@ -9,120 +9,266 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('articles', '0001_initial'),
+        ("articles", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Comment',
+            name="Comment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author_name', models.CharField(max_length=100, verbose_name='name')),
-                ('author_email', models.EmailField(max_length=254, verbose_name='email')),
-                ('author_url', models.URLField(blank=True, max_length=500, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])], verbose_name='website')),
-                ('body', models.TextField(max_length=5000, verbose_name='comment')),
-                ('body_html', models.TextField(blank=True, editable=False, verbose_name='comment (HTML)')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('spam', 'Spam'), ('removed', 'Removed')], default='pending', max_length=10, verbose_name='status')),
-                ('moderation_reason', models.CharField(blank=True, help_text='Why the automatic rules or a reader report gave this status.', max_length=200, verbose_name='moderation reason')),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='created at')),
-                ('edited_at', models.DateTimeField(blank=True, null=True, verbose_name='edited at')),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('user_agent', models.CharField(blank=True, max_length=500, verbose_name='user agent')),
-                ('moderated_at', models.DateTimeField(blank=True, null=True, verbose_name='moderated at')),
-                ('report_count', models.PositiveIntegerField(default=0, verbose_name='reports')),
-                ('notify_replies', models.BooleanField(default=False, verbose_name='notify of replies')),
-                ('import_key', models.CharField(blank=True, editable=False, help_text='Where an imported comment came from (e.g. a WordPress site and comment id).', max_length=255, null=True, unique=True, verbose_name='import key')),
-                ('lft', models.PositiveIntegerField(editable=False)),
-                ('rght', models.PositiveIntegerField(editable=False)),
-                ('tree_id', models.PositiveIntegerField(db_index=True, editable=False)),
-                ('level', models.PositiveIntegerField(editable=False)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='comments', to='articles.article', verbose_name='article')),
-                ('moderated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='moderated by')),
-                ('parent', mptt.fields.TreeForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='comments.comment', verbose_name='in reply to')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='comments', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("author_name", models.CharField(max_length=100, verbose_name="name")),
+                ("author_email", models.EmailField(max_length=254, verbose_name="email")),
+                (
+                    "author_url",
+                    models.URLField(
+                        blank=True,
+                        max_length=500,
+                        validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+                        verbose_name="website",
+                    ),
+                ),
+                ("body", models.TextField(max_length=5000, verbose_name="comment")),
+                (
+                    "body_html",
+                    models.TextField(blank=True, editable=False, verbose_name="comment (HTML)"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("spam", "Spam"),
+                            ("removed", "Removed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "moderation_reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="Why the automatic rules or a reader report gave this status.",
+                        max_length=200,
+                        verbose_name="moderation reason",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="created at")),
+                (
+                    "edited_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="edited at"),
+                ),
+                (
+                    "ip_address",
+                    models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address"),
+                ),
+                (
+                    "user_agent",
+                    models.CharField(blank=True, max_length=500, verbose_name="user agent"),
+                ),
+                (
+                    "moderated_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="moderated at"),
+                ),
+                ("report_count", models.PositiveIntegerField(default=0, verbose_name="reports")),
+                (
+                    "notify_replies",
+                    models.BooleanField(default=False, verbose_name="notify of replies"),
+                ),
+                (
+                    "import_key",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        help_text="Where an imported comment came from (e.g. a WordPress site and comment id).",
+                        max_length=255,
+                        null=True,
+                        unique=True,
+                        verbose_name="import key",
+                    ),
+                ),
+                ("lft", models.PositiveIntegerField(editable=False)),
+                ("rght", models.PositiveIntegerField(editable=False)),
+                ("tree_id", models.PositiveIntegerField(db_index=True, editable=False)),
+                ("level", models.PositiveIntegerField(editable=False)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="comments",
+                        to="articles.article",
+                        verbose_name="article",
+                    ),
+                ),
+                (
+                    "moderated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="moderated by",
+                    ),
+                ),
+                (
+                    "parent",
+                    mptt.fields.TreeForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="comments.comment",
+                        verbose_name="in reply to",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="comments",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'comment',
-                'verbose_name_plural': 'comments',
-                'ordering': ['tree_id', 'lft'],
+                "verbose_name": "comment",
+                "verbose_name_plural": "comments",
+                "ordering": ["tree_id", "lft"],
             },
         ),
         migrations.CreateModel(
-            name='CommentReport',
+            name="CommentReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(max_length=64, verbose_name='session')),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='reported at')),
-                ('comment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reports', to='comments.comment', verbose_name='comment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_key", models.CharField(max_length=64, verbose_name="session")),
+                (
+                    "ip_address",
+                    models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="reported at")),
+                (
+                    "comment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reports",
+                        to="comments.comment",
+                        verbose_name="comment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'report',
-                'verbose_name_plural': 'reports',
-                'ordering': ['-created_at'],
+                "verbose_name": "report",
+                "verbose_name_plural": "reports",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CommentRevision',
+            name="CommentRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(verbose_name='previous text')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='replaced at')),
-                ('comment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='comments.comment', verbose_name='comment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField(verbose_name="previous text")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="replaced at")),
+                (
+                    "comment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="comments.comment",
+                        verbose_name="comment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'comment revision',
-                'verbose_name_plural': 'comment revisions',
-                'ordering': ['comment', '-created_at'],
+                "verbose_name": "comment revision",
+                "verbose_name_plural": "comment revisions",
+                "ordering": ["comment", "-created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='comment',
-            index=models.Index(fields=['article', 'status', 'tree_id', 'lft'], name='comment_page_idx'),
+            model_name="comment",
+            index=models.Index(
+                fields=["article", "status", "tree_id", "lft"], name="comment_page_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='comment',
-            index=models.Index(fields=['article', 'parent', 'status'], name='comment_roots_idx'),
+            model_name="comment",
+            index=models.Index(fields=["article", "parent", "status"], name="comment_roots_idx"),
         ),
         migrations.AddIndex(
-            model_name='comment',
-            index=models.Index(fields=['status', '-created_at'], name='comment_queue_idx'),
+            model_name="comment",
+            index=models.Index(fields=["status", "-created_at"], name="comment_queue_idx"),
         ),
         migrations.AddIndex(
-            model_name='comment',
-            index=models.Index(fields=['author_email', 'status'], name='comment_email_idx'),
+            model_name="comment",
+            index=models.Index(fields=["author_email", "status"], name="comment_email_idx"),
         ),
         migrations.AddIndex(
-            model_name='comment',
-            index=models.Index(fields=['ip_address', '-created_at'], name='comment_ip_idx'),
+            model_name="comment",
+            index=models.Index(fields=["ip_address", "-created_at"], name="comment_ip_idx"),
         ),
         migrations.AddIndex(
-            model_name='comment',
-            index=models.Index(fields=['tree_id', 'lft'], name='comments_comment_tree_id_l4b1c'),
+            model_name="comment",
+            index=models.Index(fields=["tree_id", "lft"], name="comments_comment_tree_id_l4b1c"),
         ),
         migrations.AddConstraint(
-            model_name='comment',
-            constraint=models.UniqueConstraint(deferrable=django.db.models.constraints.Deferrable['DEFERRED'], fields=('tree_id', 'lft'), name='comment_unique_tree_lft'),
+            model_name="comment",
+            constraint=models.UniqueConstraint(
+                deferrable=django.db.models.constraints.Deferrable["DEFERRED"],
+                fields=("tree_id", "lft"),
+                name="comment_unique_tree_lft",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='comment',
-            constraint=models.UniqueConstraint(deferrable=django.db.models.constraints.Deferrable['DEFERRED'], fields=('tree_id', 'rght'), name='comment_unique_tree_rght'),
+            model_name="comment",
+            constraint=models.UniqueConstraint(
+                deferrable=django.db.models.constraints.Deferrable["DEFERRED"],
+                fields=("tree_id", "rght"),
+                name="comment_unique_tree_rght",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='comment',
-            constraint=models.CheckConstraint(condition=models.Q(('lft__lt', models.F('rght'))), name='comment_lft_lt_rght'),
+            model_name="comment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("lft__lt", models.F("rght"))), name="comment_lft_lt_rght"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='comment',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'approved', 'spam', 'removed'])), name='comment_status_valid'),
+            model_name="comment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "approved", "spam", "removed"])),
+                name="comment_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='commentreport',
-            constraint=models.UniqueConstraint(fields=('comment', 'session_key'), name='report_once_per_session'),
+            model_name="commentreport",
+            constraint=models.UniqueConstraint(
+                fields=("comment", "session_key"), name="report_once_per_session"
+            ),
         ),
     ]
