@@ -58,11 +58,17 @@ class _ReplyCounts(dict):
         return label
 
 
-def _author_html(node):
-    # html.escape: the same five characters as django.utils.html.escape, without the
-    # lazy-string wrapper (this runs once per comment).
-    name = _escape(node.author_name)
-    url = http_url(node.author_url)
+class _Escaped(dict):
+    """Memoised ``html.escape`` (the same five characters as django.utils.html.escape,
+    without the lazy-string wrapper): readers' names repeat down a thread."""
+
+    def __missing__(self, value):
+        escaped = self[value] = _escape(value)
+        return escaped
+
+
+def _author_html(node, name):
+    url = http_url(node.author_url) if node.author_url else ""
     if url:
         href = _escape(url)
         return f'<a class="url" href="{href}" rel="external nofollow ugc noopener">{name}</a>'
@@ -75,6 +81,7 @@ def _comment_html(node, ctx):
     prefix = ctx["permalink_prefix"]
     created_iso, created_text = ctx["dates"](node.created_at)
     pending = node.status in AWAITING
+    name = ctx["escaped"][node.author_name]
     in_reply_to = (
         f' <span class="in-reply-to">{ctx["in_reply_to"]} '
         f'<a href="#comment-{node.parent_id}">{_escape(node.parent_name)}</a></span>'
@@ -89,7 +96,6 @@ def _comment_html(node, ctx):
     )
     reply = actions = ""
     if not pending:
-        name = _escape(node.author_name)
         reply = (
             f'<a class="comment-reply-link" href="{ctx["article_url"]}?replyto={pk}#respond" '
             f'data-comment-id="{pk}" data-author="{name}">{ctx["reply"]}'
@@ -111,7 +117,7 @@ def _comment_html(node, ctx):
     return (
         f'<article class="comment-body" aria-labelledby="comment-author-{pk}">'
         f'<header class="comment-meta"><span class="comment-author" id="comment-author-{pk}">'
-        f"{_author_html(node)}</span>{in_reply_to}"
+        f"{_author_html(node, name)}</span>{in_reply_to}"
         f' <a class="comment-permalink" href="{prefix}{pk}/">'
         f'<time datetime="{created_iso}">{created_text}</time></a>{edited}</header>{awaiting}'
         f'<div class="comment-content">{node.body_html}</div>'
@@ -162,6 +168,7 @@ def render_thread(shown, *, article_url, personal=False, editable_ids=(), report
         "permalink_prefix": reverse("comments:permalink", kwargs={"pk": 0})[:-2],
         "dates": _DateText(),
         "reply_counts": _ReplyCounts(),
+        "escaped": _Escaped(),
         "personal": personal,
         "editable_ids": set(editable_ids),
         "reported_ids": set(reported_ids),
