@@ -2,6 +2,7 @@ from django.conf import settings
 from django.views.generic import DetailView, ListView
 
 from articles.models import Article
+from comments.pagecache import cached_page
 from site_config.pagination import ForgivingPaginator
 
 
@@ -32,3 +33,11 @@ class ArticleListView(ListView):
 class ArticleDetailView(ArticleVisibilityMixin, DetailView):
     template_name = "articles/article_detail.html"
     context_object_name = "article"
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        return cached_page(
+            request,
+            self.object,
+            lambda: self.render_to_response(self.get_context_data(object=self.object)),
+        )

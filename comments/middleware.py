@@ -34,14 +34,23 @@ class ThreadFragmentMiddleware:
         fragments = getattr(request, FRAGMENTS_ATTR, None)
         if not fragments or response.streaming:
             return response
-        if hasattr(response, "render") and not response.is_rendered:
-            response.render()
-        content = response.content
-        for marker, html_bytes in fragments.items():
-            before, found, after = content.partition(marker)
-            if found:
-                content = b"".join((before, html_bytes, after))
-        response.content = content
-        if response.has_header("Content-Length"):
-            response["Content-Length"] = str(len(content))
+        splice_fragments(request, response)
         return response
+
+
+def splice_fragments(request, response):
+    """Render ``response`` if needed and swap each registered marker for its bytes."""
+    if hasattr(response, "render") and not response.is_rendered:
+        response.render()  # the {% comments_section %} tag registers its fragments here
+    fragments = getattr(request, FRAGMENTS_ATTR, None)
+    if not fragments:
+        return
+    content = response.content
+    for marker, html_bytes in fragments.items():
+        before, found, after = content.partition(marker)
+        if found:
+            content = b"".join((before, html_bytes, after))
+    response.content = content
+    fragments.clear()
+    if response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(content))

@@ -213,7 +213,8 @@ def _forget_on_cache_change(*, setting, **kwargs):
         process_cache.clear()
 
 
-def _cache_get(key):
+def cache_get(key):
+    """A rendered fragment or page from this worker's copy or the shared cache (or None)."""
     value = process_cache.get(key)
     if value is not None:
         return value
@@ -227,7 +228,7 @@ def _cache_get(key):
     return value
 
 
-def _cache_set(key, value):
+def cache_set(key, value):
     process_cache.set(key, value)
     try:
         cache.set(key, value, conf.CACHE_SECONDS)
@@ -243,7 +244,7 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     key = None
     if use_cache and not personal:
         key = _cache_key(article, requested, sort)
-        cached = _cache_get(key)
+        cached = cache_get(key)
         if cached is not None:
             return cached
 
@@ -274,7 +275,7 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
         ],
     )
     if key is not None:
-        _cache_set(key, result)
+        cache_set(key, result)
     return result
 
 

@@ -5,7 +5,7 @@ from django.core import signing
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
-from comments import posting, session, threads
+from comments import pagecache, posting, session, threads
 from comments.forms import CommentForm
 from comments.middleware import defer_fragment
 from comments.models import Comment
@@ -74,8 +74,13 @@ def comments_section(context, article):
         viewer=viewer,
     )
     form = context.get("comment_form")
+    csrf_token = context.get("csrf_token")
     if form is None:
         form = CommentForm(article=article, user=request.user, initial=_remembered_author(request))
+        holes = pagecache.holes_for(request)
+        if holes is not None:  # rendering the shared page: per-request values filled later
+            form.fields["timestamp"].initial = holes.timestamp
+            csrf_token = holes.csrf
     reply_to = _reply_target(request, article, form)
     if reply_to is not None and not form.is_bound:
         form.initial["parent"] = reply_to.pk
@@ -90,5 +95,6 @@ def comments_section(context, article):
         "reply_to": reply_to,
         "accepts_comments": article.accepts_comments,
         "user": request.user,
-        "csrf_token": context.get("csrf_token"),
+        # Not "csrf_token": inclusion tags overwrite that name with the page's own token.
+        "form_csrf_token": csrf_token,
     }

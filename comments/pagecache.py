@@ -1,0 +1,111 @@
+"""Whole-page cache for anonymous readers, with the per-request parts punched in.
+
+An anonymous reader without cookies (other than CSRF's) sees exactly what every
+other such reader sees, except two values: the CSRF token and the comment form's
+signed timestamp. The page is rendered once with random markers in their place,
+stored under a key that changes with everything visible (the article's
+``comments_version`` and ``updated_at``, the comments page and sort, language,
+host), and each request fills the markers with its own fresh values. So a cached
+page never carries another reader's token or an old form timestamp, and it can't
+go stale. Anyone with a session, a remembered name, a flash message, a reply
+target or a login gets the normal per-request render.
+"""
+
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.translation import get_language
+
+from comments.conf import conf
+from comments.forms import sign_timestamp
+from comments.middleware import splice_fragments
+from comments.threads import SORT_NEWEST, SORT_OLDEST, cache_get, cache_set
+
+HOLES_ATTR = "_page_holes"
+MAX_CACHED_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Holes:
+    csrf: str
+    timestamp: str
+
+
+@dataclass
+class PageSkeleton:
+    html: bytes  # the page with the hole markers in place of the per-request values
+    csrf: bytes
+    timestamp: bytes
+    content_type: str
+
+    def response_for(self, request):
+        content = self.html.replace(self.csrf, get_token(request).encode()).replace(
+            self.timestamp, sign_timestamp().encode()
+        )
+        return HttpResponse(content, content_type=self.content_type)
+
+
+def holes_for(request):
+    """The markers to render instead of per-request values (None: render them as usual)."""
+    return getattr(request, HOLES_ATTR, None)
+
+
+def _cache_key(request, article):
+    raw_page = request.GET.get("cpage", "1") or "1"
+    if not raw_page.isdigit() or int(raw_page) > MAX_CACHED_PAGE:
+        return None  # odd page numbers render normally instead of filling the cache
+    sort = SORT_NEWEST if request.GET.get("csort") == SORT_NEWEST else SORT_OLDEST
+    return ":".join(
+        str(part)
+        for part in (
+            "page",
+            article.pk,
+            article.comments_version,
+            article.updated_at.timestamp(),
+            int(raw_page),
+            sort,
+            get_language(),
+            request.scheme,
+            request.get_host(),
+            conf.MAX_DEPTH,
+            conf.THREADS_PER_PAGE,
+        )
+    )
+
+
+def _is_shared_view(request, article):
+    """True when this reader sees what every cookie-less anonymous reader sees."""
+    if request.method not in ("GET", "HEAD") or not article.is_public:
+        return False
+    if set(request.COOKIES) - {settings.CSRF_COOKIE_NAME}:
+        return False  # a session, a remembered name or a flash message: personal
+    if set(request.GET) - {"cpage", "csort"}:
+        return False  # ?replyto= and anything else render normally
+    return not request.user.is_authenticated
+
+
+def cached_page(request, article, render):
+    """``render()`` the article page, or serve it from the anonymous page cache."""
+    key = _cache_key(request, article) if _is_shared_view(request, article) else None
+    if key is None:
+        return render()
+    skeleton = cache_get(key)
+    if skeleton is None:
+        holes = Holes(csrf=f"csrf-{secrets.token_hex(16)}", timestamp=f"ts-{secrets.token_hex(16)}")
+        setattr(request, HOLES_ATTR, holes)
+        response = render()
+        splice_fragments(request, response)
+        delattr(request, HOLES_ATTR)
+        if response.status_code != 200:
+            return response
+        skeleton = PageSkeleton(
+            html=response.content,
+            csrf=holes.csrf.encode(),
+            timestamp=holes.timestamp.encode(),
+            content_type=response["Content-Type"],
+        )
+        cache_set(key, skeleton)
+    return skeleton.response_for(request)
