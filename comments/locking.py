@@ -42,8 +42,10 @@ def _advisory_lock(key):
 
 
 def _serialize_sqlite_writer():
-    # An IMMEDIATE transaction already holds the write lock; a no-op write makes
-    # sure of it even if the transaction mode was changed.
+    """An IMMEDIATE transaction (our settings) took the write lock at BEGIN; only a
+    DEFERRED one needs a write now to take it before reading the tree."""
+    if connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") == "IMMEDIATE":
+        return
     with connection.cursor() as cursor:
         cursor.execute("UPDATE comments_comment SET id = id WHERE 0")
 
