@@ -36,16 +36,41 @@ class Holes:
 
 @dataclass
 class PageSkeleton:
-    html: bytes  # the page with the hole markers in place of the per-request values
-    csrf: bytes
-    timestamp: bytes
+    """The shared page cut at its holes: ``parts[0] hole[0] parts[1] hole[1] …``."""
+
+    parts: list  # bytes between the holes
+    holes: list  # "csrf" or "timestamp", one per gap
     content_type: str
 
+    @classmethod
+    def cut(cls, content, markers, content_type):
+        """Split rendered ``content`` at every occurrence of the ``{name: marker}`` bytes."""
+        parts, holes, position = [], [], 0
+        while True:
+            found = [
+                (content.find(marker, position), name, marker)
+                for name, marker in markers.items()
+                if content.find(marker, position) != -1
+            ]
+            if not found:
+                break
+            index, name, marker = min(found)
+            parts.append(content[position:index])
+            holes.append(name)
+            position = index + len(marker)
+        parts.append(content[position:])
+        return cls(parts=parts, holes=holes, content_type=content_type)
+
+    @property
+    def size(self):
+        return sum(len(part) for part in self.parts)
+
     def response_for(self, request):
-        content = self.html.replace(self.csrf, get_token(request).encode()).replace(
-            self.timestamp, sign_timestamp().encode()
-        )
-        return HttpResponse(content, content_type=self.content_type)
+        values = {"csrf": get_token(request).encode(), "timestamp": sign_timestamp().encode()}
+        chunks = [self.parts[0]]
+        for hole, part in zip(self.holes, self.parts[1:], strict=True):
+            chunks += (values[hole], part)
+        return HttpResponse(b"".join(chunks), content_type=self.content_type)
 
 
 def holes_for(request):
@@ -101,11 +126,10 @@ def cached_page(request, article, render):
         delattr(request, HOLES_ATTR)
         if response.status_code != 200:
             return response
-        skeleton = PageSkeleton(
-            html=response.content,
-            csrf=holes.csrf.encode(),
-            timestamp=holes.timestamp.encode(),
-            content_type=response["Content-Type"],
+        skeleton = PageSkeleton.cut(
+            response.content,
+            {"csrf": holes.csrf.encode(), "timestamp": holes.timestamp.encode()},
+            response["Content-Type"],
         )
         cache_set(key, skeleton)
     return skeleton.response_for(request)

@@ -185,8 +185,12 @@ class _ProcessCache:
                 self.entries.move_to_end(key)
             return value
 
+    @staticmethod
+    def size_of(value):
+        return value.size if hasattr(value, "size") else len(value.html)
+
     def set(self, key, value):
-        size = len(value.html)
+        size = self.size_of(value)
         if size > self.max_chars:
             return
         with self.lock:
@@ -196,7 +200,7 @@ class _ProcessCache:
             self.chars += size
             while self.chars > self.max_chars:
                 _old_key, old = self.entries.popitem(last=False)
-                self.chars -= len(old.html)
+                self.chars -= self.size_of(old)
 
     def clear(self):
         with self.lock:
