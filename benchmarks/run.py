@@ -83,7 +83,7 @@ def all_threads_on_one_page():
 
 def full_thread(article):
     with all_threads_on_one_page():
-        return threads.render_page(article, use_cache=False).html
+        return threads.render_page(article, use_cache=False).html_bytes
 
 
 # --- scenarios -----------------------------------------------------------------------

@@ -39,11 +39,13 @@ class _DateText:
 
     def __init__(self):
         self.tz = timezone.get_current_timezone()
+        self.utc = timezone.get_current_timezone_name() == "UTC"
         self.months = {number: str(name) for number, name in MONTHS.items()}
         self.am, self.pm = _("a.m."), _("p.m.")
 
     def __call__(self, value):
-        local = value.astimezone(self.tz)
+        # Stored times are UTC: on a UTC site (the default) there is nothing to convert.
+        local = value if self.utc and not value.utcoffset() else value.astimezone(self.tz)
         hour = local.hour
         text = (
             f"{self.months[local.month]} {local.day}, {local.year:04d} at "

@@ -64,16 +64,19 @@ class Viewer:
 @dataclass
 class ThreadPage:
     comment_count: int
-    html: str
+    html_bytes: bytes  # the rendered thread, encoded once, spliced into responses as is
     number: int = 1
     num_pages: int = 1
     sort: str = SORT_OLDEST
     page_range: list = field(default_factory=list)
-    html_bytes: bytes = b""  # ``html`` encoded once, spliced into responses as is
 
-    def __post_init__(self):
-        if not self.html_bytes:
-            self.html_bytes = self.html.encode()
+    @property
+    def html(self):
+        return self.html_bytes.decode()
+
+    @property
+    def size(self):
+        return len(self.html_bytes)
 
     @property
     def has_other_pages(self):
@@ -187,7 +190,7 @@ class _ProcessCache:
 
     @staticmethod
     def size_of(value):
-        return value.size if hasattr(value, "size") else len(value.html)
+        return value.size
 
     def set(self, key, value):
         size = self.size_of(value)
@@ -269,7 +272,7 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     )
     result = ThreadPage(
         comment_count=comment_count,
-        html=html,
+        html_bytes=html.encode(),
         number=page_obj.number,
         num_pages=paginator.num_pages,
         sort=sort,
