@@ -22,11 +22,11 @@ from django.utils.translation import get_language
 from articles.models import Article
 from comments.conf import conf
 from comments.forms import sign_timestamp
-from comments.middleware import splice_fragments
+from comments.middleware import FRAGMENTS_ATTR, splice_fragments
 from comments.threads import SORT_NEWEST, SORT_OLDEST, cache_get, cache_set
 
 HOLES_ATTR = "_page_holes"
-MARKER_PREFIX = b"tp-hole-"
+MARKER_PREFIX = "tp-hole-"  # marks the holes; random suffixes make them unguessable
 MAX_CACHED_PAGE = 10_000
 
 
@@ -38,41 +38,45 @@ class Holes:
 
 @dataclass
 class PageSkeleton:
-    """The shared page cut at its holes: ``parts[0] hole[0] parts[1] hole[1] …``."""
+    """The shared page as segments: bytes to send as they are, and the names of the
+    holes ("csrf", "timestamp") to fill per request."""
 
-    parts: list  # bytes between the holes
-    holes: list  # "csrf" or "timestamp", one per gap
+    segments: list
     content_type: str
 
     @classmethod
-    def cut(cls, content, markers, content_type):
-        """Split rendered ``content`` at every occurrence of the ``{name: marker}`` bytes.
+    def cut(cls, content, *, holes, inserts, content_type):
+        """Segments of the rendered page ``content`` (which still holds its markers).
 
-        Every marker starts with ``MARKER_PREFIX``, so one ``find`` pass over a page of
-        megabytes locates them all (a reader typing the prefix only costs a comparison).
+        ``holes`` maps a hole's name to its marker; ``inserts`` maps a marker to bytes
+        that replace it for good (the thread fragments: megabytes kept as the same
+        object, never copied or scanned here).
         """
-        parts, holes, start, search = [], [], 0, 0
-        while (index := content.find(MARKER_PREFIX, search)) != -1:
-            search = index + len(MARKER_PREFIX)
-            for name, marker in markers.items():
-                if content.startswith(marker, index):
-                    parts.append(content[start:index])
-                    holes.append(name)
-                    start = search = index + len(marker)
-                    break
-        parts.append(content[start:])
-        return cls(parts=parts, holes=holes, content_type=content_type)
+        names = {marker: name for name, marker in holes.items()}
+        markers = [*names, *inserts]
+        segments, start = [], 0
+        while True:
+            found = [(content.find(marker, start), marker) for marker in markers]
+            found = [(index, marker) for index, marker in found if index != -1]
+            if not found:
+                break
+            index, marker = min(found)
+            segments.append(content[start:index])
+            segments.append(names.get(marker) or inserts[marker])
+            start = index + len(marker)
+        segments.append(content[start:])
+        return cls(segments=segments, content_type=content_type)
 
     @property
     def size(self):
-        return sum(len(part) for part in self.parts)
+        return sum(len(segment) for segment in self.segments if isinstance(segment, bytes))
 
     def response_for(self, request):
         values = {"csrf": get_token(request).encode(), "timestamp": sign_timestamp().encode()}
-        chunks = [self.parts[0]]
-        for hole, part in zip(self.holes, self.parts[1:], strict=True):
-            chunks += (values[hole], part)
-        return HttpResponse(b"".join(chunks), content_type=self.content_type)
+        content = b"".join(
+            segment if isinstance(segment, bytes) else values[segment] for segment in self.segments
+        )
+        return HttpResponse(content, content_type=self.content_type)
 
 
 def holes_for(request):
@@ -135,19 +139,24 @@ def cached_page(request, slug, render):
     skeleton = cache_get(key)
     if skeleton is None:
         holes = Holes(
-            csrf=f"{MARKER_PREFIX.decode()}csrf-{secrets.token_hex(16)}",
-            timestamp=f"{MARKER_PREFIX.decode()}ts-{secrets.token_hex(16)}",
+            csrf=f"{MARKER_PREFIX}csrf-{secrets.token_hex(16)}",
+            timestamp=f"{MARKER_PREFIX}ts-{secrets.token_hex(16)}",
         )
         setattr(request, HOLES_ATTR, holes)
         response = render()
-        splice_fragments(request, response)
+        if hasattr(response, "render"):
+            response.render()  # {% comments_section %} registers the thread fragment here
         delattr(request, HOLES_ATTR)
         if response.status_code != 200:
+            splice_fragments(request, response)
             return response
+        fragments = getattr(request, FRAGMENTS_ATTR, None) or {}
         skeleton = PageSkeleton.cut(
             response.content,
-            {"csrf": holes.csrf.encode(), "timestamp": holes.timestamp.encode()},
-            response["Content-Type"],
+            holes={"csrf": holes.csrf.encode(), "timestamp": holes.timestamp.encode()},
+            inserts=dict(fragments),
+            content_type=response["Content-Type"],
         )
+        fragments.clear()  # spliced into the skeleton: nothing left for the middleware
         cache_set(key, skeleton)
     return skeleton.response_for(request)
