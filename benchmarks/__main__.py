@@ -13,11 +13,10 @@ are measured uncached, and the cached page separately.
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.scratch import ScratchDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,55 +31,6 @@ def parse_args(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
-
-
-class ScratchDatabase:
-    """Points ``DATABASE_URL`` at a throwaway database for the run's duration."""
-
-    def __init__(self, *, name=None, keep=False):
-        self.url = os.environ.get("DATABASE_URL", "")
-        self.keep = keep
-        self.name = name
-        self.tmpdir = None
-
-    @property
-    def is_postgres(self):
-        return self.url.startswith(("postgres://", "postgresql://", "pgsql://"))
-
-    def __enter__(self):
-        if self.is_postgres:
-            self.name = self.name or f"tp_bench_{os.getpid()}"
-            if not self.name.startswith("tp_bench_"):
-                sys.exit("--database must start with tp_bench_ (it is dropped afterwards)")
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}"', f'CREATE DATABASE "{self.name}"')
-            parts = urlsplit(self.url)
-            os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{self.name}"))
-        else:
-            self.tmpdir = tempfile.mkdtemp(prefix="tp_bench_")
-            path = Path(self.tmpdir) / "bench.sqlite3"
-            os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-        return self
-
-    def __exit__(self, *exc):
-        if self.keep:
-            print(f"Scratch database kept: {os.environ['DATABASE_URL']}")
-            return
-        if self.is_postgres:
-            from django.db import connections
-
-            connections.close_all()
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        elif self.tmpdir:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def _admin(self, *statements):
-        import psycopg
-
-        parts = urlsplit(self.url)
-        admin_url = urlunsplit(parts._replace(path="/postgres"))
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            for sql in statements:
-                conn.execute(sql)
 
 
 def main(argv=None):

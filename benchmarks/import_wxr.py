@@ -13,12 +13,11 @@ dropped afterwards. Your own data is never touched.
 import argparse
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.scratch import ScratchDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 WP = "http://wordpress.org/export/1.2/"
@@ -107,39 +106,6 @@ def write_export(path, *, comments, per_post, seed):
     return posts
 
 
-class ScratchDatabase:
-    """Points ``DATABASE_URL`` at a throwaway database for the run's duration."""
-
-    def __enter__(self):
-        self.url = os.environ.get("DATABASE_URL", "")
-        self.tmpdir = tempfile.mkdtemp(prefix="tp_bench_wxr_")
-        self.is_postgres = self.url.startswith(("postgres://", "postgresql://", "pgsql://"))
-        if self.is_postgres:
-            self.name = f"tp_bench_wxr_{os.getpid()}"
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}"', f'CREATE DATABASE "{self.name}"')
-            parts = urlsplit(self.url)
-            os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{self.name}"))
-        else:
-            os.environ["DATABASE_URL"] = f"sqlite:///{Path(self.tmpdir) / 'bench.sqlite3'}"
-        return self
-
-    def __exit__(self, *exc):
-        if self.is_postgres:
-            from django.db import connections
-
-            connections.close_all()
-            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def _admin(self, *statements):
-        import psycopg
-
-        admin_url = urlunsplit(urlsplit(self.url)._replace(path="/postgres"))
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            for sql in statements:
-                conn.execute(sql)
-
-
 def main(argv=None):
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -147,7 +113,7 @@ def main(argv=None):
     os.environ["DJANGO_DEBUG"] = "0"  # no query log: measure what production would do
     os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghij")
     os.environ.setdefault("THREADPRESS_LOG_LEVEL", "WARNING")
-    with ScratchDatabase() as scratch:
+    with ScratchDatabase(name=f"tp_bench_wxr_{os.getpid()}") as scratch:
         import django
 
         django.setup()
