@@ -50,7 +50,7 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 
 benchmark: $(TEST_STAMP)
-	DJANGO_DEBUG=1 $(BIN)/python -m benchmarks $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

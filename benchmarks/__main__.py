@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchmarks.scratch import ScratchDatabase
+from benchmarks.scratch import ScratchDatabase, use_production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,8 +36,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "site_config.settings"
-    os.environ["DJANGO_DEBUG"] = "1"
+    use_production_settings()
     os.environ.setdefault("THREADPRESS_LOG_LEVEL", "WARNING")
     with ScratchDatabase(name=args.database, keep=args.keep) as scratch:
         import django

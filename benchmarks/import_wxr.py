@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.scratch import ScratchDatabase
+from benchmarks.scratch import ScratchDatabase, use_production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WP = "http://wordpress.org/export/1.2/"
@@ -109,9 +109,7 @@ def write_export(path, *, comments, per_post, seed):
 def main(argv=None):
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "site_config.settings"
-    os.environ["DJANGO_DEBUG"] = "0"  # no query log: measure what production would do
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghij")
+    use_production_settings()
     os.environ.setdefault("THREADPRESS_LOG_LEVEL", "WARNING")
     with ScratchDatabase(name=f"tp_bench_wxr_{os.getpid()}") as scratch:
         import django

@@ -1,11 +1,30 @@
 """A throwaway database for a benchmark run: your own data is never touched."""
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+
+def use_production_settings():
+    """Measure what production runs: debug off (no query log, no template debug).
+
+    The in-process test client speaks plain HTTP to "testserver", and static URLs need
+    no collected manifest; nothing else differs from a deployment's settings.
+    """
+    os.environ["DJANGO_SETTINGS_MODULE"] = "site_config.settings"
+    os.environ.update(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="testserver",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_PLAIN_STATIC="1",
+    )
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise, no collectstatic
 
 
 class ScratchDatabase:

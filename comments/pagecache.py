@@ -19,7 +19,6 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.translation import get_language
 
-from articles.models import Article
 from comments.conf import conf
 from comments.forms import sign_timestamp
 from comments.middleware import FRAGMENTS_ATTR, splice_fragments
@@ -116,24 +115,13 @@ def _is_shared_view(request):
     return not request.user.is_authenticated
 
 
-def _public_version(slug):
-    """``(pk, comments_version, updated_at)`` of the public article, or None.
-
-    One light query instead of loading the article: on a hit nothing else is needed.
-    """
-    row = (
-        Article.objects.published()
-        .filter(slug=slug)
-        .values_list("pk", "comments_version", "updated_at")
-        .first()
-    )
-    return None if row is None else (row[0], row[1], row[2].timestamp())
-
-
-def cached_page(request, slug, render):
-    """``render()`` the article page, or serve it from the anonymous page cache."""
-    version = _public_version(slug) if _is_shared_view(request) else None
-    key = _cache_key(request, version) if version is not None else None
+def cached_page(request, article, render):
+    """``render()`` the page of the loaded ``article``, or serve it from the anonymous
+    page cache (public articles only; the key holds everything visible that can change)."""
+    key = None
+    if article.is_public and _is_shared_view(request):
+        version = (article.pk, article.comments_version, article.updated_at.timestamp())
+        key = _cache_key(request, version)
     if key is None:
         return render()
     skeleton = cache_get(key)

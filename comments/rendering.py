@@ -10,8 +10,13 @@ Rendered in Python with an explicit stack of open lists rather than a recursive
 template: a 5,000-comment thread costs a few milliseconds and a chain of any
 length cannot hit a recursion limit. Every reader-supplied value is escaped here;
 bodies arrive as HTML already escaped by ``comments.text.render_comment_body``.
+
+This runs for every comment on a page, so everything that is the same for the
+whole page (translated labels, URL prefixes, month names) is prepared once in
+``ThreadRenderer.__init__`` and each comment costs one f-string.
 """
 
+from datetime import UTC, datetime
 from html import escape as _escape
 
 from django.urls import reverse
@@ -30,33 +35,58 @@ def _reply_count_label(count):
 
 
 class _DateText:
-    """``created.isoformat()`` and ``F j, Y \\a\\t g:i a`` in the current time zone and language.
+    """``(isoformat, "F j, Y \\a\\t g:i a")`` of a stored time, in the current time zone
+    and language.
 
     The same text as ``dateformat.format``, which costs more than the rest of a
     comment's markup (it builds a formatter and translates per call): month names
-    and a.m./p.m. are translated once per render here.
+    and a.m./p.m. are translated once per render here. Values are aware datetimes
+    (PostgreSQL) or SQLite's stored UTC text ``YYYY-MM-DD HH:MM:SS[.ffffff]``, which
+    on a UTC site (the default) is sliced into both texts without being parsed.
     """
 
     def __init__(self):
         self.tz = timezone.get_current_timezone()
         self.utc = timezone.get_current_timezone_name() == "UTC"
-        self.months = {number: str(name) for number, name in MONTHS.items()}
-        self.am, self.pm = _("a.m."), _("p.m.")
+        am, pm = _("a.m."), _("p.m.")
+        self.months = {f"{number:02d}": str(name) for number, name in MONTHS.items()}
+        self.days = {f"{day:02d}": str(day) for day in range(1, 32)}
+        # "13" -> ("1", "p.m."): the 12-hour clock and its suffix, by stored hour.
+        self.texts = {}
+        self.hours = {
+            f"{hour:02d}": (str(hour % 12 or 12), pm if hour > 11 else am) for hour in range(24)
+        }
 
     def __call__(self, value):
-        # Stored times are UTC: on a UTC site (the default) there is nothing to convert.
+        if isinstance(value, str):
+            if self.utc and len(value) >= 19 and value[10] == " " and value[13] == ":":
+                minute = value[:16]  # comments posted in the same minute share the text
+                text = self.texts.get(minute)
+                if text is None:
+                    hour, suffix = self.hours[value[11:13]]
+                    text = self.texts[minute] = (
+                        f"{self.months[value[5:7]]} {self.days[value[8:10]]}, {value[:4]} at "
+                        f"{hour}:{value[14:16]} {suffix}"
+                    )
+                return f"{value[:10]}T{value[11:19]}+00:00", text
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # stored times are UTC
+        # On a UTC site there is nothing to convert.
         local = value if self.utc and not value.utcoffset() else value.astimezone(self.tz)
-        hour = local.hour
-        text = (
-            f"{self.months[local.month]} {local.day}, {local.year:04d} at "
-            f"{hour % 12 or 12}:{local.minute:02d} {self.pm if hour > 11 else self.am}"
+        hour, suffix = self.hours[f"{local.hour:02d}"]
+        return (
+            local.isoformat(timespec="seconds"),
+            f"{self.months[f'{local.month:02d}']} {local.day}, {local.year:04d} at "
+            f"{hour}:{local.minute:02d} {suffix}",
         )
-        return local.isoformat(timespec="seconds"), text
 
 
 class _ReplyCounts(dict):
     def __missing__(self, count):
-        label = self[count] = _reply_count_label(count)
+        label = self[count] = (
+            f' <span class="comment-reply-count">{_reply_count_label(count)}</span>'
+        )
         return label
 
 
@@ -69,158 +99,169 @@ class _Escaped(dict):
         return escaped
 
 
-def _author_html(node, name):
-    url = http_url(node.author_url) if node.author_url else ""
-    if url:
-        href = _escape(url)
-        return f'<a class="url" href="{href}" rel="external nofollow ugc noopener">{name}</a>'
-    return name
+class ThreadRenderer:
+    """One page's thread: the page-wide parts prepared once, then a string per comment."""
 
-
-def _comment_html(node, ctx):
-    # One f-string per comment: this runs for every comment on the page.
-    pk = node.pk
-    prefix = ctx["permalink_prefix"]
-    created_iso, created_text = ctx["dates"](node.created_at)
-    pending = node.status in AWAITING
-    name = ctx["escaped"][node.author_name]
-    in_reply_to = (
-        f' <span class="in-reply-to">{ctx["in_reply_to"]} '
-        f'<a href="#comment-{node.parent_id}">{_escape(node.parent_name)}</a></span>'
-        if node.parent_name
-        else ""
-    )
-    edited = f' <span class="comment-edited">{ctx["edited"]}</span>' if node.edited_at else ""
-    awaiting = (
-        f'<p class="comment-awaiting-moderation" role="status">{ctx["awaiting"]}</p>'
-        if node.own and pending
-        else ""
-    )
-    reply = actions = ""
-    if not pending:
-        reply = (
-            f'<a class="comment-reply-link" href="{ctx["article_url"]}?replyto={pk}#respond" '
-            f'data-comment-id="{pk}" data-author="{name}">{ctx["reply"]}'
-            f'<span class="visually-hidden"> {ctx["to"]} {name}</span></a>'
+    def __init__(
+        self, *, article_url, personal=False, editable_ids=(), reported_ids=(), names=None
+    ):
+        self.article_url = escape(article_url)
+        self.prefix = reverse("comments:permalink", kwargs={"pk": 0})[:-2]
+        self.personal = personal
+        self.editable_ids = set(editable_ids)
+        self.reported_ids = set(reported_ids)
+        self.names = names or {}
+        self.dates = _DateText()
+        self.reply_counts = _ReplyCounts()
+        self.escaped = _Escaped()
+        # The constant parts of the reply link and report button, around pk and name.
+        self.reply_link = f'<a class="comment-reply-link" href="{self.article_url}?replyto='
+        self.reply_to = f'{_("Reply")}<span class="visually-hidden"> {_("to")} '
+        self.report_form = (
+            ' <button type="submit" class="comment-report-button" form="comment-report-form" '
+            'formaction="'
         )
-        if not ctx["personal"]:
-            actions = (
-                f' <button type="submit" class="comment-report-button" form="comment-report-form" '
-                f'formaction="{prefix}{pk}/report/">{ctx["report"]}'
-                f'<span class="visually-hidden"> {ctx["comment_by"]} {name}</span></button>'
+        self.report_by = f'{_("Report")}<span class="visually-hidden"> {_("comment by")} '
+        self.reported = _("Reported")
+        self.edit = _("Edit")
+        self.withdraw = _("Withdraw")
+        self.edited = f' <span class="comment-edited">{_("edited")}</span>'
+        self.awaiting = (
+            '<p class="comment-awaiting-moderation" role="status">'
+            f"{_('Your comment is awaiting moderation.')}</p>"
+        )
+        self.placeholder = (
+            f'<div class="comment-body"><p class="comment-removed">{_("This comment was removed.")}'
+            "</p></div>"
+        )
+        self.in_reply_to = _("in reply to")
+        self.hide_replies = _("Hide replies")
+
+    # --- one comment ------------------------------------------------------------
+    def author_html(self, node, name):
+        url = http_url(node.author_url) if node.author_url else ""
+        if url:
+            href = _escape(url)
+            return f'<a class="url" href="{href}" rel="external nofollow ugc noopener">{name}</a>'
+        return name
+
+    def comment_html(self, node):
+        pk = str(node.pk)
+        prefix = self.prefix
+        created_iso, created_text = self.dates(node.created_at)
+        pending = node.status in AWAITING
+        name = self.escaped[node.author_name]
+        in_reply_to = (
+            f' <span class="in-reply-to">{self.in_reply_to} '
+            f'<a href="#comment-{node.parent_id}">{_escape(node.parent_name)}</a></span>'
+            if node.parent_name
+            else ""
+        )
+        reply = actions = ""
+        if not pending:
+            reply = (
+                f"{self.reply_link}{pk}#respond"
+                f'" data-comment-id="{pk}" data-author="{name}">{self.reply_to}{name}</span></a>'
             )
-    if ctx["personal"]:
-        actions = _personal_actions_html(node, ctx)
-    count = (
-        f' <span class="comment-reply-count">{ctx["reply_counts"][node.reply_count]}</span>'
-        if node.reply_count
-        else ""
-    )
-    return (
-        f'<article class="comment-body" aria-labelledby="comment-author-{pk}">'
-        f'<header class="comment-meta"><span class="comment-author" id="comment-author-{pk}">'
-        f"{_author_html(node, name)}</span>{in_reply_to}"
-        f' <a class="comment-permalink" href="{prefix}{pk}/">'
-        f'<time datetime="{created_iso}">{created_text}</time></a>{edited}</header>{awaiting}'
-        f'<div class="comment-content">{node.body_html}</div>'
-        f'<footer class="comment-actions">{reply}{count}{actions}</footer></article>'
-    )
-
-
-def _report_button_html(pk, ctx, *, reported):
-    if reported:
+            if not self.personal:
+                actions = (
+                    f'{self.report_form}{prefix}{pk}/report/">{self.report_by}{name}'
+                    "</span></button>"
+                )
+        if self.personal:
+            actions = self.personal_actions_html(node)
         return (
-            f' <button type="button" class="comment-report-button" disabled>{ctx["reported"]}'
-            "</button>"
+            f'<article class="comment-body" aria-labelledby="comment-author-{pk}">'
+            f'<header class="comment-meta"><span class="comment-author" id="comment-author-{pk}">'
+            f"{self.author_html(node, name) if node.author_url else name}</span>{in_reply_to}"
+            f' <a class="comment-permalink" href="{prefix}{pk}/">'
+            f'<time datetime="{created_iso}">{created_text}</time></a>'
+            f"{self.edited if node.edited_at else ''}</header>"
+            f"{self.awaiting if pending and node.own else ''}"
+            f'<div class="comment-content">{node.body_html}</div>'
+            f'<footer class="comment-actions">{reply}'
+            f"{self.reply_counts[node.reply_count] if node.reply_count else ''}{actions}"
+            "</footer></article>"
         )
-    return (
-        f' <button type="submit" class="comment-report-button" form="comment-report-form" '
-        f'formaction="{ctx["permalink_prefix"]}{pk}/report/">{ctx["report"]}'
-        f'<span class="visually-hidden"> {ctx["comment_by"]} {_escape(ctx["names"].get(pk, ""))}'
-        "</span></button>"
-    )
 
-
-def _personal_actions_html(node, ctx):
-    pk = node.pk
-    html = []
-    if node.own:
-        if pk in ctx["editable_ids"]:
-            html.append(
-                f' <a class="comment-edit-link" href="{ctx["permalink_prefix"]}{pk}/edit/">'
-                f"{ctx['edit']}</a>"
+    def report_button_html(self, pk, name, *, reported=False):
+        if reported:
+            return (
+                f' <button type="button" class="comment-report-button" disabled>{self.reported}'
+                "</button>"
             )
-        html.append(
-            f' <a class="comment-withdraw-link" href="{ctx["permalink_prefix"]}{pk}/withdraw/">'
-            f"{ctx['withdraw']}</a>"
+        return (
+            f'{self.report_form}{self.prefix}{pk}/report/">{self.report_by}{name}</span></button>'
         )
-    elif not node.is_pending:
-        html.append(_report_button_html(pk, ctx, reported=pk in ctx["reported_ids"]))
-    return "".join(html)
 
+    def personal_actions_html(self, node):
+        pk = node.pk
+        if node.own:
+            html = []
+            if pk in self.editable_ids:
+                html.append(
+                    f' <a class="comment-edit-link" href="{self.prefix}{pk}/edit/">{self.edit}</a>'
+                )
+            html.append(
+                f' <a class="comment-withdraw-link" href="{self.prefix}{pk}/withdraw/">'
+                f"{self.withdraw}</a>"
+            )
+            return "".join(html)
+        if node.status in AWAITING:
+            return ""
+        return self.report_button_html(
+            pk, _escape(self.names.get(pk, "")), reported=pk in self.reported_ids
+        )
 
-def _placeholder_html(node, ctx):
-    return f'<div class="comment-body"><p class="comment-removed">{ctx["removed"]}</p></div>'
+    # --- the list ---------------------------------------------------------------
+    def render(self, shown):
+        """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
+        comment_html = self.comment_html
+        placeholder = self.placeholder
+        hide_replies = self.hide_replies
+        out = ['<ol class="comment-list">']
+        append = out.append
+        open_depth = 0  # depth of the innermost <li> still open
+        last_pk = None
+        for node in shown:
+            depth = node.depth
+            if depth > open_depth:
+                # One level deeper than the open <li>: open its list of replies.
+                if open_depth:
+                    append(f'<ol class="children" id="replies-{last_pk}">')
+            elif depth == open_depth:
+                append("</li>")
+            else:
+                append("</li>" + "</ol></li>" * (open_depth - depth))
+            pk = node.pk
+            if not node.visible:  # shown, not visible: a placeholder keeping its replies
+                append(f'<li id="comment-{pk}" class="comment placeholder depth-{depth}">')
+                append(placeholder)
+            else:
+                pending = " pending" if node.own and node.status in AWAITING else ""
+                append(f'<li id="comment-{pk}" class="comment depth-{depth}{pending}">')
+                append(comment_html(node))
+            if depth == 1 and node.reply_count:
+                append(
+                    f'<button type="button" class="thread-toggle" aria-expanded="true" '
+                    f'aria-controls="replies-{pk}" data-hidden-count="{node.reply_count}" hidden>'
+                    f"{hide_replies}</button>"
+                )
+            open_depth = depth
+            last_pk = pk
+        if open_depth:
+            append("</li>" + "</ol></li>" * (open_depth - 1))
+        append("</ol>")
+        return "".join(out)
 
 
 def render_thread(shown, *, article_url, personal=False, editable_ids=(), reported_ids=()):
     """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
-    ctx = {
-        "article_url": escape(article_url),
-        "permalink_prefix": reverse("comments:permalink", kwargs={"pk": 0})[:-2],
-        "dates": _DateText(),
-        "reply_counts": _ReplyCounts(),
-        "escaped": _Escaped(),
-        "personal": personal,
-        "editable_ids": set(editable_ids),
-        "reported_ids": set(reported_ids),
-        "names": {node.pk: node.author_name for node in shown if node.visible},
-        "reply": _("Reply"),
-        "to": _("to"),
-        "report": _("Report"),
-        "reported": _("Reported"),
-        "comment_by": _("comment by"),
-        "edit": _("Edit"),
-        "withdraw": _("Withdraw"),
-        "edited": _("edited"),
-        "awaiting": _("Your comment is awaiting moderation."),
-        "removed": _("This comment was removed."),
-        "in_reply_to": _("in reply to"),
-        "hide_replies": _("Hide replies"),
-    }
-    out = ['<ol class="comment-list">']
-    open_depth = 0  # depth of the innermost <li> still open
-    last_pk = None
-    for node in shown:
-        depth = node.depth
-        if depth > open_depth:
-            # One level deeper than the open <li>: open its list of replies.
-            if open_depth:
-                out.append(f'<ol class="children" id="replies-{last_pk}">')
-        else:
-            out.append("</li>")
-            for _level in range(open_depth - depth):
-                out.append("</ol></li>")
-        classes = f"comment depth-{depth}"
-        if node.is_placeholder:
-            classes = f"comment placeholder depth-{depth}"
-        elif node.own and node.is_pending:
-            classes += " pending"
-        out.append(f'<li id="comment-{node.pk}" class="{classes}">')
-        out.append(
-            _placeholder_html(node, ctx) if node.is_placeholder else _comment_html(node, ctx)
-        )
-        if depth == 1 and node.reply_count:
-            out.append(
-                f'<button type="button" class="thread-toggle" aria-expanded="true" '
-                f'aria-controls="replies-{node.pk}" data-hidden-count="{node.reply_count}" hidden>'
-                f"{ctx['hide_replies']}</button>"
-            )
-        open_depth = depth
-        last_pk = node.pk
-    if open_depth:
-        out.append("</li>")
-        for _level in range(open_depth - 1):
-            out.append("</ol></li>")
-    out.append("</ol>")
-    return "".join(out)
+    names = {node.pk: node.author_name for node in shown if node.visible} if personal else None
+    return ThreadRenderer(
+        article_url=article_url,
+        personal=personal,
+        editable_ids=editable_ids,
+        reported_ids=reported_ids,
+        names=names,
+    ).render(shown)

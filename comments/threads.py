@@ -15,12 +15,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import connections
-from django.db.models import Q
+from django.db.models import Count, Q, TextField
+from django.db.models.functions import Cast
 from django.dispatch import receiver
 from django.utils.translation import get_language
 
@@ -46,6 +48,7 @@ NODE_FIELDS = (
     "created_at",
     "edited_at",
 )
+DATETIME_FIELDS = ("created_at", "edited_at")
 
 
 @dataclass
@@ -87,55 +90,64 @@ def normalize_sort(value):
     return SORT_NEWEST if value == SORT_NEWEST else SORT_OLDEST
 
 
-def thread_ids_queryset(article, *, sort=SORT_OLDEST, own_ids=frozenset()):
-    """Tree ids of the threads a reader can see, in page order."""
+def _visible_to(own_ids):
+    """Public comments, and the reader's own held ones."""
     visible = Q(status=Comment.Status.APPROVED)
     if own_ids:
         visible |= Q(pk__in=own_ids, status__in=AWAITING)
+    return visible
+
+
+def discussion_counts(article, *, own_ids=frozenset()):
+    """``(approved comments, threads the reader can see)`` in one query."""
+    counts = Comment.objects.filter(article=article).aggregate(
+        comments=Count("pk", filter=Q(status=Comment.Status.APPROVED)),
+        threads=Count("tree_id", filter=_visible_to(own_ids), distinct=True),
+    )
+    return counts["comments"], counts["threads"]
+
+
+def thread_ids_queryset(article, *, sort=SORT_OLDEST, own_ids=frozenset()):
+    """Tree ids of the threads a reader can see, in page order."""
     order = "-tree_id" if sort == SORT_NEWEST else "tree_id"
     return (
         Comment.objects.filter(article=article)
-        .filter(visible)
+        .filter(_visible_to(own_ids))
         .order_by(order)
         .values_list("tree_id", flat=True)
         .distinct()
     )
 
 
-def load_nodes(article, tree_ids):
-    """Every node of the given threads, in ``tree_id, lft`` order.
+def load_nodes(tree_ids, *, newest_first=False):
+    """Every node of the given threads (ids, or a query of them), grouped by thread in
+    page order and in ``lft`` order within each: one query.
 
-    The ORM's per-value converters cost more than the query itself on big threads
-    (a datetime parse per row on SQLite), so the rows are read straight from the
-    cursor; only the two datetimes need a time zone (stored as UTC).
+    A thread never spans articles (``comments_check`` proves it), so the tree ids
+    alone select the rows: SQLite then walks the ``(tree_id, lft)`` index in order
+    instead of scanning the whole article and sorting.
+
+    The ORM's per-value converters cost more than the query itself on big threads,
+    so the rows are read straight from the cursor. On SQLite the two datetimes are
+    read as their stored UTC text, which the renderer slices instead of parsing.
     """
-    query = (
-        Comment.objects.filter(article=article, tree_id__in=list(tree_ids))
-        .order_by("tree_id", "lft")
-        .values_list(*NODE_FIELDS)
+    query = Comment.objects.filter(tree_id__in=tree_ids).order_by(
+        "-tree_id" if newest_first else "tree_id", "lft"
     )
-    sql, params = query.query.sql_with_params()
-    with connections[query.db].cursor() as cursor:
+    connection = connections[query.db]
+    if connection.vendor == "sqlite":
+        columns = [
+            Cast(name, TextField()) if name in DATETIME_FIELDS else name for name in NODE_FIELDS
+        ]
+    else:
+        columns = NODE_FIELDS
+    try:
+        sql, params = query.values_list(*columns).query.sql_with_params()
+    except EmptyResultSet:  # an empty page (no threads): the ORM knows without asking
+        return []
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    nodes = [Node(*row) for row in rows]
-    for node in nodes:
-        node.created_at = _aware(node.created_at)
-        if node.edited_at is not None:
-            node.edited_at = _aware(node.edited_at)
-    return nodes
-
-
-def _aware(value):
-    if isinstance(value, str):  # SQLite without declared-type conversion
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def order_threads(nodes, tree_ids):
-    """Nodes grouped by thread in the page's order (newest-first reverses threads only)."""
-    position = {tree_id: index for index, tree_id in enumerate(tree_ids)}
-    return sorted(nodes, key=lambda node: position[node.tree_id])  # stable: lft order kept
+        return [Node(*row) for row in cursor.fetchall()]
 
 
 def _cache_key(article, number, sort):
@@ -255,13 +267,15 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
         if cached is not None:
             return cached
 
-    comment_count = Comment.objects.approved().filter(article=article).count()
+    comment_count, thread_count = discussion_counts(article, own_ids=viewer.own_ids)
     paginator = ForgivingPaginator(
-        thread_ids_queryset(article, sort=sort, own_ids=viewer.own_ids), conf.THREADS_PER_PAGE
+        thread_ids_queryset(article, sort=sort, own_ids=viewer.own_ids),
+        conf.THREADS_PER_PAGE,
+        count=thread_count,
     )
     page_obj = paginator.get_page(page)
-    tree_ids = list(page_obj.object_list)
-    nodes = order_threads(load_nodes(article, tree_ids), tree_ids) if tree_ids else []
+    # The page's thread ids stay a subquery: the nodes arrive in the same query.
+    nodes = load_nodes(page_obj.object_list, newest_first=sort == SORT_NEWEST)
     shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
     html = render_thread(
         shown,

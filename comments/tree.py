@@ -6,7 +6,7 @@ placeholder, with its display depth and reply count. Iterative throughout, so a
 chain of thousands of replies has no recursion limit to hit.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Statuses a poster sees in place as "awaiting moderation" (spam is never revealed as such).
 AWAITING = ("pending", "spam")
@@ -30,7 +30,6 @@ class Node:
     depth: int = 1  # display depth, capped at max_depth
     parent_name: str = ""  # for "in reply to" when depth is capped
     own: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def is_placeholder(self):

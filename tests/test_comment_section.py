@@ -1,9 +1,13 @@
 """The comments section on the article page: markup contract, counts, placeholders,
 depth capping, thread pagination, permalinks, privacy, constant query count, feeds."""
 
+import zoneinfo
+from datetime import UTC, datetime
+
 import feedparser
 import pytest
 from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from comments.models import Comment
 from tests.factories import ArticleFactory, CommentFactory
@@ -173,9 +177,9 @@ def build_discussion(article, n):
 def test_article_page_query_count_is_constant(client, size, django_assert_num_queries):
     article = ArticleFactory()
     build_discussion(article, size)
-    # The page cache's version lookup, the article, the count, the page's thread ids
-    # (with the paginator's count) and every node of those threads.
-    with django_assert_num_queries(6):
+    # The article, the counts (comments and threads), and every node of the page's
+    # threads (their ids a subquery of the same query).
+    with django_assert_num_queries(3):
         response = client.get(article.get_absolute_url())
     assert response.status_code == 200
     assert comments_section(parse(response)).get("data-comment-count") == str(size)
@@ -296,3 +300,25 @@ def test_a_re_rendered_form_page_also_gets_the_thread(client, article, comment_d
     assert response.status_code == 400
     assert b"thread-fragment" not in response.content
     assert parse(response).find(f".//h:li[@id='comment-{comment.pk}']", NS) is not None
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        datetime(2026, 1, 5, 0, 7, 0, tzinfo=UTC),  # 12:07 a.m., no microseconds stored
+        datetime(2026, 7, 31, 12, 0, 59, 123456, tzinfo=UTC),  # noon, with microseconds
+        datetime(2026, 12, 31, 23, 59, 1, 5, tzinfo=UTC),  # the last minute of the year
+    ],
+)
+def test_comment_time_reads_as_django_formats_it_in_the_site_time_zone(
+    client, article, settings, time_zone, created_at
+):
+    """The renderer's fast date path (SQLite's stored text, sliced) and its datetime path
+    (PostgreSQL) both read exactly like Django's ``date`` filter in the site's zone."""
+    settings.TIME_ZONE = time_zone
+    comment = CommentFactory(article=article, created_at=created_at)
+    time = li(page(client, article), comment).find(".//h:time", NS)
+    local = timezone.localtime(created_at, zoneinfo.ZoneInfo(time_zone))
+    assert time.get("datetime") == local.isoformat(timespec="seconds")
+    assert text_of(time) == dateformat.format(local, r"F j, Y \a\t g:i a")
