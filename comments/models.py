@@ -122,6 +122,8 @@ class Comment(MPTTModel):
             models.Index(fields=["article", "parent", "status"], name="comment_roots_idx"),
             models.Index(fields=["status", "-created_at"], name="comment_queue_idx"),
             models.Index(fields=["author_email", "status"], name="comment_email_idx"),
+            # The duplicate rule's lookup, which would otherwise scan the whole article.
+            models.Index(fields=["article", "author_email"], name="comment_duplicate_idx"),
             models.Index(fields=["ip_address", "-created_at"], name="comment_ip_idx"),
         ]
         constraints = [

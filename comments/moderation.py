@@ -88,7 +88,9 @@ def record_new_comment(comment):
     """Bookkeeping for a comment just stored by posting with the rules' verdict."""
     if comment.status == Status.APPROVED:
         bump_thread_version([comment.article_id])
-        transaction.on_commit(lambda: notifications.reply_approved([comment.pk]), robust=True)
+        parent = comment.parent  # read under the tree lock by posting
+        if parent is not None and parent.notify_replies:
+            transaction.on_commit(lambda: notifications.reply_approved([comment.pk]), robust=True)
     elif comment.status == Status.PENDING:
         transaction.on_commit(lambda: notifications.comments_held([comment.pk]), robust=True)
 

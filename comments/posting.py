@@ -88,6 +88,10 @@ def _store_comment(comment, *, parent, article):
             exclude=["lft", "rght", "tree_id", "level", "article", "parent"],
             validate_constraints=False,
         )
+        if parent is not None:
+            # Make room under the parent just re-read under the lock: django-mptt need
+            # not read its boundaries a second time.
+            comment.insert_at(parent, position="last-child", refresh_target=False)
         comment.save()
         moderation.record_new_comment(comment)
     return comment
