@@ -322,3 +322,39 @@ def test_comment_time_reads_as_django_formats_it_in_the_site_time_zone(
     local = timezone.localtime(created_at, zoneinfo.ZoneInfo(time_zone))
     assert time.get("datetime") == local.isoformat(timespec="seconds")
     assert text_of(time) == dateformat.format(local, r"F j, Y \a\t g:i a")
+
+
+def test_a_poster_sees_their_held_thread_and_reply_in_page_order_and_nobody_else_does(
+    client, article, settings, comment_data
+):
+    settings.COMMENTS_THREADS_PER_PAGE = 2
+    settings.COMMENTS_FLOOD_SECONDS = 0
+    roots = [CommentFactory(article=article) for _ in range(3)]
+    others_held = [
+        CommentFactory(article=article, status=P),
+        CommentFactory(parent=roots[0], status=P),
+    ]
+    post = reverse("comments:post", args=[article.slug])
+    client.post(post, comment_data(body="My new thread"))  # a first comment: held
+    client.post(post, comment_data(parent=str(roots[0].pk), body="My reply"))
+    my_thread, my_reply = (Comment.objects.get(body=body) for body in ("My new thread", "My reply"))
+    assert {my_thread.status, my_reply.status} == {P}
+
+    ids = [f"comment-{c.pk}" for c in (*roots, my_thread, my_reply)]
+    r0, r1, r2, mine, reply = ids
+    assert comment_ids(page(client, article)) == [r0, reply, r1]
+    assert comment_ids(page(client, article, "?cpage=2")) == [r2, mine]
+    assert comment_ids(page(client, article, "?csort=newest")) == [mine, r2]
+    assert comment_ids(page(client, article, "?csort=newest&cpage=2")) == [r1, r0, reply]
+    doc = page(client, article, "?cpage=2")
+    assert "Your comment is awaiting moderation." in text_of(li(doc, my_thread))
+    assert comments_section(doc).get("data-comment-count") == "3"  # held ones not counted
+
+    from django.test import Client
+
+    reader = Client()
+    assert comment_ids(page(reader, article)) == [r0, r1]
+    assert comment_ids(page(reader, article, "?cpage=2")) == [r2]
+    assert comment_ids(page(reader, article, "?csort=newest")) == [r2, r1]
+    for held in others_held:
+        assert f"comment-{held.pk}" not in comment_ids(page(client, article))
