@@ -187,3 +187,11 @@ class Builder:
             with connection.cursor() as cursor:
                 for sql in statements:
                     cursor.execute(sql)
+
+    def settle(self):
+        """PostgreSQL (outside a transaction): the statistics and visibility map that
+        autovacuum keeps on a running site. Freshly bulk-loaded tables have neither, and
+        autovacuum would otherwise arrive in the middle of a measurement."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")

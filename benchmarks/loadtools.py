@@ -36,6 +36,7 @@ def seed(count):
     article = builder.articles(f"load-{int(time.time())}", 1)[0]
     builder.write(builder.comments(article, random_parents(count, seed=count)), label="load")
     builder.finish()
+    builder.settle()
     print(article.get_absolute_url())
 
 

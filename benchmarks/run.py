@@ -321,6 +321,7 @@ def run_all(*, quick=False, progress=True):
         rows.extend(builder.comments(article, random_parents(per_article, seed=number)))
     builder.write(rows, label=f"{big_articles * per_article:,} comments")
     builder.finish()
+    builder.settle()
 
     client = Client()
     renders = []

@@ -34,15 +34,21 @@ def _reply_count_label(count):
     return ngettext("%(count)d reply", "%(count)d replies", count) % {"count": count}
 
 
+def _is_utc_text(value):
+    """SQLite's stored ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (always UTC) or PostgreSQL's
+    text of a timestamptz in a UTC session (``…+00``)."""
+    return len(value) in (19, 26) or value.endswith("+00")
+
+
 class _DateText:
     """``(isoformat, "F j, Y \\a\\t g:i a")`` of a stored time, in the current time zone
     and language.
 
     The same text as ``dateformat.format``, which costs more than the rest of a
     comment's markup (it builds a formatter and translates per call): month names
-    and a.m./p.m. are translated once per render here. Values are aware datetimes
-    (PostgreSQL) or SQLite's stored UTC text ``YYYY-MM-DD HH:MM:SS[.ffffff]``, which
-    on a UTC site (the default) is sliced into both texts without being parsed.
+    and a.m./p.m. are translated once per render here. Values are datetimes or the
+    database's UTC text of one, which on a UTC site (the default) is sliced into both
+    texts without being parsed; any other text is parsed.
     """
 
     def __init__(self):
@@ -59,7 +65,7 @@ class _DateText:
 
     def __call__(self, value):
         if isinstance(value, str):
-            if self.utc and len(value) >= 19 and value[10] == " " and value[13] == ":":
+            if self.utc and value[10:11] == " " and value[13:14] == ":" and _is_utc_text(value):
                 minute = value[:16]  # comments posted in the same minute share the text
                 text = self.texts.get(minute)
                 if text is None:

@@ -126,11 +126,11 @@ class PageQueries:
         self.table = quote(meta.db_table)
         self.article = quote(meta.get_field("article").column)
         self.lft = quote(meta.get_field("lft").column)
-        # SQLite stores times as UTC text: read as text (no declared-type converter),
-        # the renderer slices it. PostgreSQL's driver returns aware datetimes.
-        as_text = connection.vendor == "sqlite"
+        # Times are read as text: SQLite's stored UTC text, PostgreSQL's in the
+        # connection's time zone (UTC under Django), which the renderer slices instead
+        # of having the driver build a datetime per value.
         self.node_columns = ", ".join(
-            f"CAST({column[name]} AS TEXT)" if as_text and name in DATETIME_FIELDS else column[name]
+            f"CAST({column[name]} AS TEXT)" if name in DATETIME_FIELDS else column[name]
             for name in NODE_FIELDS
         )
 
