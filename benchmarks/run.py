@@ -407,7 +407,8 @@ def format_report(results):
         "",
         "Targets:",
     ]
-    lines += [f"  {'PASS' if ok else 'MISS'}  {label}" for label, ok in check_targets(results)]
+    verdicts = {True: "PASS", False: "MISS", None: "INFO"}
+    lines += [f"  {verdicts[ok]}  {label}" for label, ok in check_targets(results)]
     return "\n".join(lines)
 
 
@@ -429,9 +430,16 @@ def check_targets(results):
     checks.append(
         (
             f"default page, 5,000 comments: ≤{TARGETS['page_queries']} queries "
-            f"({big['page_queries']}), <{TARGETS['page_ms']:.0f} ms ({big['page_median_ms']})",
-            big["page_queries"] <= TARGETS["page_queries"]
-            and big["page_median_ms"] < TARGETS["page_ms"],
+            f"({big['page_queries']})",
+            big["page_queries"] <= TARGETS["page_queries"],
+        )
+    )
+    on_sqlite = results.get("database", "sqlite") == "sqlite"
+    checks.append(
+        (
+            f"default page, 5,000 comments, uncached: <{TARGETS['page_ms']:.0f} ms "
+            f"({big['page_median_ms']}){'' if on_sqlite else ' (the target is set for SQLite)'}",
+            big["page_median_ms"] < TARGETS["page_ms"] if on_sqlite else None,
         )
     )
     ins = results["insert"]
