@@ -35,9 +35,8 @@ class ArticleDetailView(ArticleVisibilityMixin, DetailView):
     context_object_name = "article"
 
     def get(self, request, *args, **kwargs):
-        self.object = self.get_object()
-        return cached_page(
-            request,
-            self.object,
-            lambda: self.render_to_response(self.get_context_data(object=self.object)),
-        )
+        def render():
+            self.object = self.get_object()
+            return self.render_to_response(self.get_context_data(object=self.object))
+
+        return cached_page(request, kwargs["slug"], render)

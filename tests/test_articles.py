@@ -52,6 +52,24 @@ def test_published_article_is_public(client, article):
     assert [text_of(h) for h in h1s] == [article.title]
 
 
+def test_the_page_cache_version_follows_the_published_rule(article, draft, scheduled):
+    just_now = ArticleFactory(published_at=timezone.now() - timedelta(seconds=1))
+    for candidate in (article, draft, scheduled, just_now):
+        public = Article.objects.published().filter(pk=candidate.pk).exists()
+        assert (Article.objects.public_version(candidate.slug) is not None) == public
+    assert Article.objects.public_version("no-such-article") is None
+
+    before = Article.objects.public_version(article.slug)
+    assert before[:2] == (article.pk, article.comments_version)
+    Article.objects.filter(pk=article.pk).update(comments_version=article.comments_version + 1)
+    bumped = Article.objects.public_version(article.slug)
+    assert bumped[1] == before[1] + 1
+    article.refresh_from_db()
+    article.title = "Edited"
+    article.save()
+    assert Article.objects.public_version(article.slug)[2] != bumped[2]  # updated_at moved
+
+
 @pytest.mark.parametrize("fixture", ["draft", "scheduled"])
 def test_unpublished_articles_are_404_for_the_public(client, request, fixture):
     article = request.getfixturevalue(fixture)

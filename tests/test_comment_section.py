@@ -177,9 +177,9 @@ def build_discussion(article, n):
 def test_article_page_query_count_is_constant(client, size, django_assert_num_queries):
     article = ArticleFactory()
     build_discussion(article, size)
-    # The article, the counts (comments and threads), and every node of the page's
-    # threads (their ids a subquery of the same query).
-    with django_assert_num_queries(3):
+    # The page cache's version lookup, the article, the counts (comments and threads),
+    # and every node of the page's threads (their ids a subquery of the same query).
+    with django_assert_num_queries(4):
         response = client.get(article.get_absolute_url())
     assert response.status_code == 200
     assert comments_section(parse(response)).get("data-comment-count") == str(size)

@@ -54,7 +54,7 @@ def test_cached_article_page_makes_fewer_queries(client, django_assert_max_num_q
     article = ArticleFactory()
     build(article, random_parents(200, seed=4))
     uncached = queries_for(client, article.get_absolute_url())
-    with django_assert_max_num_queries(uncached - 2):
+    with django_assert_max_num_queries(uncached - 3):
         client.get(article.get_absolute_url())
 
 
