@@ -87,6 +87,7 @@ def comments_section(context, article):
     return {
         "request": request,
         "article": article,
+        "article_url": article.get_absolute_url(),  # once, not once per link
         "page": page,
         "heading": responses_heading(page.comment_count, article.title),
         # Built from escaped parts in comments.rendering; spliced in as bytes at the end.
