@@ -47,6 +47,7 @@ NODE_FIELDS = (
     "edited_at",
 )
 DATETIME_FIELDS = ("created_at", "edited_at")
+UTC_TEXT = {"postgresql": "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"}
 
 
 @dataclass
@@ -126,11 +127,12 @@ class PageQueries:
         self.table = quote(meta.db_table)
         self.article = quote(meta.get_field("article").column)
         self.lft = quote(meta.get_field("lft").column)
-        # Times are read as text: SQLite's stored UTC text, PostgreSQL's in the
-        # connection's time zone (UTC under Django), which the renderer slices instead
-        # of having the driver build a datetime per value.
+        # Times are read as UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]", which the renderer
+        # slices instead of having the driver build a datetime per value: SQLite stores
+        # exactly that; PostgreSQL writes it out in UTC whatever the session's time zone.
+        utc_text = UTC_TEXT.get(connection.vendor, "CAST({} AS TEXT)")
         self.node_columns = ", ".join(
-            f"CAST({column[name]} AS TEXT)" if name in DATETIME_FIELDS else column[name]
+            utc_text.format(column[name]) if name in DATETIME_FIELDS else column[name]
             for name in NODE_FIELDS
         )
 
