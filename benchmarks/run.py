@@ -116,7 +116,7 @@ def checkpoint_sqlite_wal():
 
 @contextmanager
 def all_threads_on_one_page():
-    with override_settings(COMMENTS_THREADS_PER_PAGE=ALL_THREADS):
+    with override_settings(COMMENTS_THREADS_PER_PAGE=ALL_THREADS, COMMENTS_PER_PAGE=0):
         yield
 
 

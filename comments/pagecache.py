@@ -101,6 +101,7 @@ def _cache_key(request, version):
             request.get_host(),
             conf.MAX_DEPTH,
             conf.THREADS_PER_PAGE,
+            conf.PER_PAGE,
         )
     )
 

@@ -20,7 +20,6 @@ from datetime import timedelta
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import connections
-from django.db.models import Q
 from django.dispatch import receiver
 from django.utils.translation import get_language
 
@@ -89,23 +88,36 @@ def normalize_sort(value):
     return SORT_NEWEST if value == SORT_NEWEST else SORT_OLDEST
 
 
-def _visible_to(own_ids):
-    """Public comments, and the reader's own held ones."""
-    visible = Q(status=Comment.Status.APPROVED)
-    if own_ids:
-        visible |= Q(pk__in=own_ids, status__in=AWAITING)
-    return visible
+def plan_pages(thread_sizes, *, threads_per_page, comments_per_page):
+    """Split the threads, in page order, into pages of whole threads.
+
+    ``thread_sizes`` is ``[(tree_id, comments the reader sees), …]``. A page closes once
+    it holds ``threads_per_page`` threads, or after the thread that brings it to
+    ``comments_per_page`` comments (0: no comment budget), so a long thread is never
+    split and an article whose oldest threads collected most replies does not put
+    thousands of comments on its first page. Returns a list of tree-id lists (one
+    empty page when there are no threads).
+    """
+    pages, current, comments = [], [], 0
+    for tree_id, size in thread_sizes:
+        current.append(tree_id)
+        comments += size
+        if len(current) >= threads_per_page or (
+            comments_per_page and comments >= comments_per_page
+        ):
+            pages.append(current)
+            current, comments = [], 0
+    if current or not pages:
+        pages.append(current)
+    return pages
 
 
-def thread_ids_queryset(article, *, sort=SORT_OLDEST, own_ids=frozenset()):
-    """Tree ids of the threads a reader can see, in page order."""
-    order = "-tree_id" if sort == SORT_NEWEST else "tree_id"
-    return (
-        Comment.objects.filter(article=article)
-        .filter(_visible_to(own_ids))
-        .order_by(order)
-        .values_list("tree_id", flat=True)
-        .distinct()
+def _pages_for(sizes, sort):
+    ordered = reversed(sizes) if sort == SORT_NEWEST else sizes
+    return plan_pages(
+        [(tree_id, visible) for tree_id, visible, _approved in ordered],
+        threads_per_page=conf.THREADS_PER_PAGE,
+        comments_per_page=conf.PER_PAGE,
     )
 
 
@@ -114,8 +126,9 @@ class PageQueries:
 
     Through the ORM, building these two statements cost more than running them
     (about 3 ms a page on our machines), so they are plain SQL over the model's own
-    table and column names. ``visible`` is ``_visible_to`` in SQL: a public comment,
-    or the reader's own held one. Both run on SQLite and PostgreSQL alike.
+    table and column names. ``visible`` is the one definition of what a reader sees
+    in the discussion: a public comment, or the reader's own held one. Both run on
+    SQLite and PostgreSQL alike.
     """
 
     def __init__(self, connection):
@@ -148,33 +161,32 @@ class PageQueries:
             [Comment.Status.APPROVED, *own_ids, *AWAITING],
         )
 
-    def counts(self, article, *, own_ids):
-        """``(approved comments, threads the reader can see)``."""
+    def thread_sizes(self, article, *, own_ids):
+        """``[(tree_id, comments the reader sees, approved comments), …]`` of every
+        thread the reader can see, oldest first: what pages and counts are made of."""
         visible, params = self.visible(own_ids)
         status, tree_id = self.column["status"], self.column["tree_id"]
         sql = (
-            f"SELECT COUNT(CASE WHEN {status} = %s THEN 1 END), "
-            f"COUNT(DISTINCT CASE WHEN {visible} THEN {tree_id} END) "
-            f"FROM {self.table} WHERE {self.article} = %s"
+            f"SELECT {tree_id}, COUNT(*), COUNT(CASE WHEN {status} = %s THEN 1 END) "
+            f"FROM {self.table} WHERE {self.article} = %s AND {visible} "
+            f"GROUP BY {tree_id} ORDER BY {tree_id}"
         )
-        return self._fetch(sql, [Comment.Status.APPROVED, *params, article.pk])[0]
+        return self._fetch(sql, [Comment.Status.APPROVED, article.pk, *params])
 
-    def nodes(self, article, *, own_ids, newest_first, offset, limit):
-        """Every node of the page's threads: grouped by thread in page order, each in
+    def nodes(self, tree_ids, *, newest_first):
+        """Every node of the given threads: grouped by thread in page order, each in
         ``lft`` order. A thread never spans articles (``comments_check`` proves it), so
-        the outer query selects by tree id alone and walks the ``(tree_id, lft)`` index."""
-        visible, params = self.visible(own_ids)
+        the tree ids alone select the rows, along the ``(tree_id, lft)`` index."""
+        if not tree_ids:
+            return []
         tree_id = self.column["tree_id"]
         direction = "DESC" if newest_first else "ASC"
         sql = (
-            f"SELECT {self.node_columns} FROM {self.table} WHERE {tree_id} IN ("
-            f"SELECT DISTINCT {tree_id} FROM {self.table} "
-            f"WHERE {self.article} = %s AND {visible} "
-            f"ORDER BY {tree_id} {direction} LIMIT %s OFFSET %s"
-            f") ORDER BY {tree_id} {direction}, {self.lft} ASC"
+            f"SELECT {self.node_columns} FROM {self.table} "
+            f"WHERE {tree_id} IN ({', '.join(['%s'] * len(tree_ids))}) "
+            f"ORDER BY {tree_id} {direction}, {self.lft} ASC"
         )
-        rows = self._fetch(sql, [article.pk, *params, limit, offset])
-        return [Node(*row) for row in rows]
+        return [Node(*row) for row in self._fetch(sql, list(tree_ids))]
 
     @staticmethod
     def _fetch(sql, params):
@@ -208,6 +220,7 @@ def _cache_key(article, number, sort):
             get_language(),
             conf.MAX_DEPTH,
             conf.THREADS_PER_PAGE,
+            conf.PER_PAGE,
         )
     )
 
@@ -313,18 +326,12 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
             return cached
 
     queries = PageQueries.for_database()
-    comment_count, thread_count = queries.counts(article, own_ids=viewer.own_ids)
-    # The paginator only needs how many threads there are; the page's threads are
-    # picked in SQL (LIMIT/OFFSET), in the same query as their comments.
-    paginator = ForgivingPaginator(range(thread_count), conf.THREADS_PER_PAGE)
+    sizes = queries.thread_sizes(article, own_ids=sorted(viewer.own_ids))
+    comment_count = sum(approved for _tree_id, _visible, approved in sizes)
+    # One item per page: the page's tree ids.
+    paginator = ForgivingPaginator(_pages_for(sizes, sort), 1)
     page_obj = paginator.get_page(page)
-    nodes = queries.nodes(
-        article,
-        own_ids=sorted(viewer.own_ids),
-        newest_first=sort == SORT_NEWEST,
-        offset=(page_obj.number - 1) * conf.THREADS_PER_PAGE,
-        limit=conf.THREADS_PER_PAGE,
-    )
+    nodes = queries.nodes(page_obj.object_list[0], newest_first=sort == SORT_NEWEST)
     shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
     html = render_thread(
         shown,
@@ -350,13 +357,12 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
 
 
 def page_of_comment(comment, *, sort=SORT_OLDEST):
-    """The comments page (1-based) on which ``comment``'s thread is listed."""
-    ids = thread_ids_queryset(comment.article, sort=sort)
-    if sort == SORT_NEWEST:
-        before = ids.filter(tree_id__gt=comment.tree_id).count()
-    else:
-        before = ids.filter(tree_id__lt=comment.tree_id).count()
-    return before // conf.THREADS_PER_PAGE + 1
+    """The comments page (1-based) on which ``comment``'s thread is listed for the public."""
+    sizes = PageQueries.for_database().thread_sizes(comment.article, own_ids=())
+    for number, tree_ids in enumerate(_pages_for(sizes, sort), start=1):
+        if comment.tree_id in tree_ids:
+            return number
+    return 1
 
 
 def editable_until(comment):

@@ -231,6 +231,7 @@ ARTICLES_PER_PAGE = env.int("ARTICLES_PER_PAGE", default=10)
 # --- Comments (defaults documented in README.md; read through comments/conf.py) ----
 COMMENTS_MAX_DEPTH = env.int("COMMENTS_MAX_DEPTH", default=6)
 COMMENTS_THREADS_PER_PAGE = env.int("COMMENTS_THREADS_PER_PAGE", default=50)
+COMMENTS_PER_PAGE = env.int("COMMENTS_PER_PAGE", default=250)
 COMMENTS_EDIT_MINUTES = env.int("COMMENTS_EDIT_MINUTES", default=15)
 COMMENTS_CLOSE_AFTER_DAYS = env.int("COMMENTS_CLOSE_AFTER_DAYS", default=None)
 COMMENTS_MIN_SUBMIT_SECONDS = env.int("COMMENTS_MIN_SUBMIT_SECONDS", default=2)

@@ -151,6 +151,71 @@ def test_permalink_redirects_to_the_page_and_anchor(client, article, settings):
     assert first["Location"] == f"{article.get_absolute_url()}#comment-{roots[0].pk}"
 
 
+def thread_of(article, size, *, status=A):
+    """A thread of ``size`` comments: a root and a chain of replies."""
+    comments = [CommentFactory(article=article, status=status)]
+    for _ in range(size - 1):
+        comments.append(CommentFactory(parent=comments[-1]))
+    return comments
+
+
+def test_a_page_closes_after_the_thread_that_reaches_the_comment_budget(client, article, settings):
+    settings.COMMENTS_THREADS_PER_PAGE = 50
+    settings.COMMENTS_PER_PAGE = 5
+    threads = [thread_of(article, size) for size in (3, 4, 1, 6, 2)]
+    ids = [[f"comment-{c.pk}" for c in thread] for thread in threads]
+    assert comment_ids(page(client, article)) == ids[0] + ids[1]  # 3 + 4 reaches 5
+    assert comment_ids(page(client, article, "?cpage=2")) == ids[2] + ids[3]
+    assert comment_ids(page(client, article, "?cpage=3")) == ids[4]
+    assert comment_ids(page(client, article, "?csort=newest")) == ids[4] + ids[3]
+    assert comment_ids(page(client, article, "?csort=newest&cpage=2")) == ids[2] + ids[1]
+    nav = page(client, article).find(".//h:nav[@class='comment-pagination']", NS)
+    assert [text_of(a) for a in nav.findall(".//h:a", NS)] == ["2", "3"]
+    # Permalinks land on the page that lists the thread.
+    deep = threads[3][-1]
+    response = client.get(reverse("comments:permalink", args=[deep.pk]))
+    assert response["Location"] == f"{article.get_absolute_url()}?cpage=2#comment-{deep.pk}"
+
+
+def test_a_thread_longer_than_the_budget_is_shown_whole_on_one_page(client, article, settings):
+    settings.COMMENTS_PER_PAGE = 5
+    long_thread = thread_of(article, 12)
+    after = CommentFactory(article=article)
+    assert comment_ids(page(client, article)) == [f"comment-{c.pk}" for c in long_thread]
+    assert comment_ids(page(client, article, "?cpage=2")) == [f"comment-{after.pk}"]
+
+
+def test_held_and_removed_comments_do_not_count_towards_the_budget(client, article, settings):
+    settings.COMMENTS_PER_PAGE = 3
+    first = thread_of(article, 2)
+    CommentFactory(parent=first[-1], status=P)
+    CommentFactory(parent=first[-1], status=R)
+    second = thread_of(article, 1)
+    third = thread_of(article, 5)
+    shown = comment_ids(page(client, article))
+    assert shown == [f"comment-{c.pk}" for c in first + second]  # 2 + 1 public
+    assert comment_ids(page(client, article, "?cpage=2")) == [f"comment-{c.pk}" for c in third]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "threads_per_page", "budget", "pages"),
+    [
+        ([], 50, 250, [[]]),
+        ([5, 5, 5], 2, 0, [[0, 1], [2]]),  # no budget: threads per page only
+        ([5, 5, 5], 50, 10, [[0, 1], [2]]),
+        ([30, 1, 1], 50, 10, [[0], [1, 2]]),
+        ([1, 1, 1, 1], 3, 100, [[0, 1, 2], [3]]),
+    ],
+)
+def test_plan_pages(sizes, threads_per_page, budget, pages):
+    from comments.threads import plan_pages
+
+    planned = plan_pages(
+        list(enumerate(sizes)), threads_per_page=threads_per_page, comments_per_page=budget
+    )
+    assert planned == pages
+
+
 @pytest.mark.parametrize("status", [R, S, P])
 def test_permalink_of_a_non_public_comment_is_404(client, article, status):
     comment = CommentFactory(article=article, status=status)

@@ -36,6 +36,7 @@ def post_sequence(steps):
 
 def render_all(article, client_settings):
     client_settings.COMMENTS_THREADS_PER_PAGE = 10_000
+    client_settings.COMMENTS_PER_PAGE = 0
     client_settings.COMMENTS_MAX_DEPTH = 10_000
     from comments.threads import render_page
 
