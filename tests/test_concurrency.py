@@ -154,25 +154,34 @@ def sqlite_file_database(tmp_path):
     writer makes other connections fail at once with "table is locked" instead
     of waiting; a file database in WAL mode lets readers read while one writer
     writes and queues writers behind the busy timeout.
+
+    The in-memory connection itself is left untouched: the browser tests' live server
+    shares that very object with its request threads, and a request thread finishing
+    late closes it unless it is still an in-memory connection (closing a connection
+    another thread is using crashes the interpreter). This thread and the workers get
+    connections of their own to the file instead.
     """
-    conn = connections["default"]
-    if not conn.is_in_memory_db():
+    in_memory = connections["default"]
+    if not in_memory.is_in_memory_db():
         yield
         return
-    conn.ensure_connection()
+    in_memory.ensure_connection()
     path = tmp_path / "concurrency.sqlite3"
     target = sqlite3.connect(path)
-    conn.connection.backup(target)
+    in_memory.connection.backup(target)
     target.close()
-    in_memory, original_name = conn.connection, conn.settings_dict["NAME"]
-    conn.connection = None  # closing it would drop the in-memory database
-    conn.settings_dict["NAME"] = str(path)  # shared with the threads' new connections
+    shared_settings = connections.settings["default"]
+    in_memory.settings_dict = dict(shared_settings)  # stays in memory, whatever happens next
+    original_name = shared_settings["NAME"]
+    shared_settings["NAME"] = str(path)  # the workers' new connections open the file
+    connections["default"] = on_file = connections.create_connection("default")
     try:
         yield
     finally:
-        conn.close()
-        conn.settings_dict["NAME"] = original_name
-        conn.connection = in_memory
+        on_file.close()
+        shared_settings["NAME"] = original_name
+        in_memory.settings_dict = shared_settings
+        connections["default"] = in_memory
 
 
 @on_sqlite
