@@ -1,8 +1,8 @@
 """Load and render one page of an article's discussion.
 
-A constant number of queries whatever the thread size: the approved count, the
-page's thread ids (with the paginator's count), and every node of those threads
-in one query ordered by ``tree_id, lft``; the tree is then built in Python.
+Two queries whatever the thread size: the size of every thread the reader can
+see (which plans the pages of whole threads and gives the count), then every node
+of the page's threads, ordered by ``tree_id, lft``; the tree is built in Python.
 
 The rendered fragment is cached under a key holding the article's
 ``comments_version`` (bumped in the same transaction as every visible change)
