@@ -34,6 +34,16 @@ BODIES = [
 BODY_HTML = [render_comment_body(body) for body in BODIES]
 
 
+def _answer_an_earlier_comment(rng, index, parents, depths, max_depth):
+    """Comment ``index`` replies to a random earlier one with room for one more level."""
+    while True:
+        parent = rng.randrange(index)
+        if depths[parent] < max_depth:
+            break
+    parents.append(parent)
+    depths.append(depths[parent] + 1)
+
+
 def random_parents(count, *, seed, top_level=0.3, max_depth=8):
     """Parent index (or None) of each comment, in posting order.
 
@@ -47,12 +57,7 @@ def random_parents(count, *, seed, top_level=0.3, max_depth=8):
             parents.append(None)
             depths.append(1)
             continue
-        while True:
-            parent = rng.randrange(index)
-            if depths[parent] < max_depth:
-                break
-        parents.append(parent)
-        depths.append(depths[parent] + 1)
+        _answer_an_earlier_comment(rng, index, parents, depths, max_depth)
     return parents
 
 
@@ -61,12 +66,7 @@ def one_thread_parents(count, *, seed, max_depth=8):
     rng = random.Random(seed)
     parents, depths = [None], [1]
     for index in range(1, count):
-        while True:
-            parent = rng.randrange(index)
-            if depths[parent] < max_depth:
-                break
-        parents.append(parent)
-        depths.append(depths[parent] + 1)
+        _answer_an_earlier_comment(rng, index, parents, depths, max_depth)
     return parents
 
 

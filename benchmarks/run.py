@@ -189,17 +189,21 @@ def insert_replies(article, *, repeat):
             .count()
         )
 
-    def mptt_insert():
-        parent.refresh_from_db()
-        Comment.objects.create(
+    def approved_reply(label):
+        return Comment(
             article=article,
-            parent=parent,
-            author_name="Plain mptt",
-            author_email="mptt@example.org",
-            body=f"Plain mptt insert {next(counter)}",
+            author_name=label,
+            author_email="bench@example.org",
+            body=f"{label} {next(counter)}",
             status=Comment.Status.APPROVED,
             created_at=django.utils.timezone.now(),
         )
+
+    def mptt_insert():
+        parent.refresh_from_db()
+        reply = approved_reply("Plain mptt insert")
+        reply.parent = parent
+        reply.save()
 
     forms = []
 
@@ -228,14 +232,7 @@ def insert_replies(article, *, repeat):
         # The tree write alone, as post_comment does it: lock, re-read the parent under
         # the lock, insert, bump the thread version (no moderation rules).
         posting._store_comment(
-            Comment(
-                article=article,
-                author_name="Locked insert",
-                author_email="locked@example.org",
-                body=f"Locked insert {next(counter)}",
-                status=Comment.Status.APPROVED,
-                created_at=django.utils.timezone.now(),
-            ),
+            approved_reply("Locked insert"),
             parent=parent,
             article=article,
         )
