@@ -3,21 +3,36 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+export PORT
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test serve install install-test lint format check clean benchmark
+# Exact versions: every install reads the hashed locks in requirements/ (written by
+# `make lock`), never "whatever is newest". Change these two by hand, like the locks.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
+# `make lock` runs uv from a throwaway venv outside the project.
+LOCKTOOL ?= $(or $(TMPDIR),/tmp)/threadpress-locktool-uv-$(UV_VERSION)
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock"
+
+.PHONY: run test serve install install-test lint format check clean benchmark lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[postgres,redis]'
+# Each stamp depends on its lock, so a changed lock reinstalls. The project itself goes
+# in last without dependencies: everything it needs came from the lock, hash-checked.
+$(STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[postgres,redis,test]'
+$(TEST_STAMP): requirements/test.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@ $(STAMP)
 
 install: $(STAMP)
@@ -51,6 +66,19 @@ format: $(TEST_STAMP)
 
 benchmark: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+lock:  ## re-resolve the Python locks (hashes) and re-pin the npm test tools to their latest
+	test -x $(LOCKTOOL)/bin/uv || { $(PYTHON) -m venv $(LOCKTOOL) && \
+	  $(LOCKTOOL)/bin/python -m pip install --quiet pip==$(PIP_VERSION) uv==$(UV_VERSION); }
+	$(LOCKTOOL)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) $(if $(filter 0,$(UPGRADE)),,--upgrade) \
+	  --extra postgres --extra redis --extra test -o requirements/test.txt
+	$(LOCKTOOL)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) \
+	  --extra postgres --extra redis -c requirements/test.txt -o requirements/run.txt
+	npm install --prefix .ci/tools --package-lock-only --save-exact --omit-lockfile-registry-resolved \
+	  --no-audit --no-fund $(if $(filter 0,$(UPGRADE)),,vnu-jar@latest axe-core@latest)
+	@echo ""
+	@echo "  Locks updated: review 'git diff requirements/ .ci/tools/', run 'make test' and"
+	@echo "  'bash .ci/install-browser-tools.sh', then commit them."
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

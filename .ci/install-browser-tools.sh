@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian's Chromium for Playwright, plus Java and the npm packages vnu-jar and axe-core
-# (installed into .ci/node, which git ignores). Never downloads a browser of its own.
+# Debian's Chromium for Playwright, plus Java and the npm packages vnu-jar and axe-core at
+# the exact versions of .ci/tools/package-lock.json (installed with `npm ci` into .ci/node,
+# which git ignores; `make lock` re-pins them). Never downloads a browser of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -15,9 +16,13 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "Missing ${need[*]} and not root: browser/validator tests will be skipped." >&2
   fi
 fi
-if command -v npm >/dev/null 2>&1 && { [ ! -f .ci/node/node_modules/axe-core/axe.min.js ] ||
+# Reinstall whenever the committed lock differs from the one last installed (a re-pin),
+# not only when a file is missing.
+if command -v npm >/dev/null 2>&1 && { ! cmp -s .ci/tools/package-lock.json .ci/node/package-lock.json ||
+  ! cmp -s .ci/tools/package.json .ci/node/package.json ||
+  [ ! -f .ci/node/node_modules/axe-core/axe.min.js ] ||
   [ ! -f .ci/node/node_modules/vnu-jar/build/dist/vnu.jar ]; }; then
   mkdir -p .ci/node
-  (cd .ci/node && [ -f package.json ] || echo '{"private": true}' > package.json)
-  npm install --prefix .ci/node --no-audit --no-fund --silent vnu-jar@latest axe-core@4 >/dev/null
+  cp .ci/tools/package.json .ci/tools/package-lock.json .ci/node/
+  npm ci --prefix .ci/node --no-audit --no-fund --silent >/dev/null
 fi
