@@ -13,6 +13,10 @@ The parent links are the truth: ``repair_trees()`` recomputes ``tree_id``, ``lft
 same locks as posting. A reply attached to a comment on another article, or a cycle
 of parents, cannot be repaired automatically and is reported as such.
 
+Bodies are checked too: ``body_html`` is derived from ``body`` on save, so rows
+rendered by an older renderer (say, before a linking fix) keep the old markup until
+``rerender_bodies()`` renders them again.
+
 Used by ``manage.py comments_check`` and by tests (``check_trees()``).
 """
 
@@ -24,6 +28,7 @@ from django.db.models import Max
 
 from comments.locking import lock_new_tree, lock_tree
 from comments.models import Comment
+from comments.text import render_comment_body
 
 MAX_MESSAGES = 10
 FIELDS = ("pk", "parent_id", "article_id", "tree_id", "lft", "rght", "level", "created_at")
@@ -207,3 +212,33 @@ def repair_trees():
             bump_thread_version(article_ids)
         report.changed = changed
     return report
+
+
+def _stale_bodies():
+    """``[(pk, article_id, fresh body_html)]`` for rows whose stored HTML is out of date."""
+    rows = Comment.objects.order_by("pk").values_list("pk", "article_id", "body", "body_html")
+    stale = []
+    for pk, article_id, body, body_html in rows.iterator(chunk_size=5000):
+        fresh = render_comment_body(body)
+        if fresh != body_html:
+            stale.append((pk, article_id, fresh))
+    return stale
+
+
+def count_stale_bodies():
+    """How many comments' ``body_html`` differs from ``render_comment_body(body)``."""
+    return len(_stale_bodies())
+
+
+def rerender_bodies():
+    """Store ``render_comment_body(body)`` where ``body_html`` differs; return the pks
+    updated. Cached threads of the articles concerned are invalidated."""
+    with transaction.atomic():
+        stale = _stale_bodies()
+        objs = [Comment(pk=pk, body_html=html) for pk, _article_id, html in stale]
+        Comment.objects.bulk_update(objs, ["body_html"], batch_size=500)
+        if stale:
+            from comments.moderation import bump_thread_version
+
+            bump_thread_version({article_id for _pk, article_id, _html in stale})
+    return [pk for pk, _article_id, _html in stale]

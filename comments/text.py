@@ -10,7 +10,9 @@ import re
 from django.utils.html import escape
 
 URL_RE = re.compile(r"""\bhttps?://[^\s<>"'`]+""", re.IGNORECASE)
-TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+TRAILING_PUNCTUATION = ".,;:!?"
+BRACKETS = {")": "(", "]": "[", "}": "{"}
+ANCHOR_TAG_RE = re.compile(r"<a\s[^>]*>?", re.IGNORECASE)
 PARAGRAPH_SPLIT_RE = re.compile(r"\n\s*\n")
 # C0/C1 control characters except tab and newline; also lone surrogates.
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -22,29 +24,67 @@ def strip_control_characters(value: str) -> str:
     return CONTROL_CHARS_RE.sub("", value)
 
 
-def count_links(value: str) -> int:
-    return len(URL_RE.findall(value)) + value.lower().count("<a ")
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every URL the rendered text links, found in the raw text.
 
-
-def _linkify(escaped_line: str) -> str:
-    def link(match):
+    A URL runs to whitespace, a quote, an angle bracket or a backtick; trailing
+    ``.,;:!?`` and a closing bracket without its opening one inside the URL are left
+    outside, so ``(see https://example.org/a_(b)).`` links ``https://example.org/a_(b)``.
+    """
+    spans = []
+    for match in URL_RE.finditer(text):
         url = match.group(0)
-        trailing = ""
-        while url and url[-1] in TRAILING_PUNCTUATION:
-            trailing = url[-1] + trailing
-            url = url[:-1]
-        return f'<a href="{url}" rel="nofollow ugc noopener">{url}</a>{trailing}'
+        while url:
+            last = url[-1]
+            if last in TRAILING_PUNCTUATION or (
+                last in BRACKETS and url.count(last) > url.count(BRACKETS[last])
+            ):
+                url = url[:-1]
+            else:
+                break
+        if url.partition("//")[2]:  # a scheme with nothing after it is not a link
+            spans.append((match.start(), match.start() + len(url)))
+    return spans
 
-    return URL_RE.sub(link, escaped_line)
+
+def count_links(value: str) -> int:
+    """The links the rendered body holds, plus the HTML anchors written into it (shown as
+    text, never linked, but link spam all the same); a URL inside an anchor's tag counts
+    once, with its anchor."""
+    anchors = [match.span() for match in ANCHOR_TAG_RE.finditer(value)]
+    urls = [
+        start
+        for start, _end in url_spans(value)
+        if not any(a_start <= start < a_end for a_start, a_end in anchors)
+    ]
+    return len(anchors) + len(urls)
+
+
+def _linkify(line: str) -> str:
+    """One raw line → escaped HTML with its URLs linked.
+
+    URLs are found in the raw text and the text between them and each URL are escaped
+    separately, so an entity (``&quot;``, ``&gt;``, ``&#x27;``) is never cut in half and
+    a URL can't smuggle markup.
+    """
+    out = []
+    position = 0
+    for start, end in url_spans(line):
+        url = escape(line[start:end])
+        out.append(escape(line[position:start]))
+        out.append(f'<a href="{url}" rel="nofollow ugc noopener">{url}</a>')
+        position = end
+    out.append(escape(line[position:]))
+    return "".join(out)
 
 
 def render_comment_body(body: str) -> str:
-    """Plain text → safe HTML paragraphs. Escaping happens before linking, so a URL
-    can't smuggle markup: the href is built from already-escaped text."""
+    """Plain text → safe HTML: paragraphs at blank lines, ``<br>`` at single line
+    breaks, bare http(s) URLs linked (see ``url_spans``), everything else escaped."""
     body = (body or "").strip("\n")
     paragraphs = [p.strip("\n") for p in PARAGRAPH_SPLIT_RE.split(body) if p.strip()]
     return "".join(
-        "<p>" + "<br>".join(_linkify(escape(line)) for line in paragraph.split("\n")) + "</p>"
+        "<p>" + "<br>".join(_linkify(line) for line in paragraph.split("\n")) + "</p>"
         for paragraph in paragraphs
     )
 
