@@ -4,18 +4,20 @@ Every test writes its own small export (nothing from a real site is copied here)
 """
 
 from datetime import UTC, datetime
-from io import StringIO
+from io import BytesIO, StringIO
 from xml.sax.saxutils import escape
 
 import html5lib
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from articles.models import Article
 from comments.models import Comment
 from comments.wxr import WXRError, import_wxr
 from comments.wxr.markup import html_to_text, wpautop
+from comments.wxr.parser import WXRReader
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.django_db
 WP_HTTP = "http://wordpress.org/export/1.2/"
 WP_HTTPS = "https://wordpress.org/export/1.2/"
 SITE = "https://blog.example.com"
+UNDATED = "0000-00-00 00:00:00"  # how WordPress writes "no date"
 
 
 # --- building small exports ------------------------------------------------------------
@@ -78,14 +81,19 @@ def item(
     password="",
     creator="editor",
     comments=(),
+    pub_date="Wed, 01 Jan 2020 09:00:00 +0000",
+    first="",
+    last="",
 ):
+    """A post; ``pub_date=None`` leaves ``<pubDate>`` out, ``first``/``last`` is raw XML."""
     title = f"Post {post_id}" if title is None else title
     name = f"post-{post_id}" if name is None else name
+    pub_date = "" if pub_date is None else f"<pubDate>{pub_date}</pubDate>"
     return f"""
-  <item>
+  <item>{first}
     <title>{escape(title)}</title>
     <link>{SITE}/?p={post_id}</link>
-    <pubDate>Wed, 01 Jan 2020 09:00:00 +0000</pubDate>
+    {pub_date}
     <dc:creator>{cdata(creator)}</dc:creator>
     <guid isPermaLink="false">{SITE}/?p={post_id}</guid>
     <description></description>
@@ -105,11 +113,11 @@ def item(
     <wp:is_sticky>0</wp:is_sticky>
     <category domain="category" nicename="news">{cdata("News")}</category>
     <wp:postmeta><wp:meta_key>_edit_last</wp:meta_key><wp:meta_value>1</wp:meta_value></wp:postmeta>
-    {"".join(comments)}
+    {"".join(comments)}{last}
   </item>"""
 
 
-def export(*items, namespace=WP_HTTP, link=SITE):
+def export(*items, namespace=WP_HTTP, link=SITE, channel_first=""):
     excerpt_ns = namespace + "excerpt/"
     return f"""<?xml version="1.0" encoding="UTF-8" ?>
 <rss version="2.0"
@@ -117,8 +125,12 @@ def export(*items, namespace=WP_HTTP, link=SITE):
   xmlns:content="http://purl.org/rss/1.0/modules/content/"
   xmlns:wfw="http://wellformedweb.org/CommentAPI/"
   xmlns:dc="http://purl.org/dc/elements/1.1/"
+  xmlns:atom="http://www.w3.org/2005/Atom"
+  xmlns:media="http://search.yahoo.com/mrss/"
+  xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
+  xmlns:plugin="https://plugin.example.org/export/"
   xmlns:wp="{namespace}">
-<channel>
+<channel>{channel_first}
   <title>Example blog</title>
   <link>{link}</link>
   <description>Just a test</description>
@@ -440,6 +452,66 @@ def test_wp_namespace_spellings_are_all_understood(write_wxr, namespace):
     assert imported_comment(2).parent == imported_comment(1)
 
 
+def text_of(html):
+    return "".join(html5lib.parseFragment(html, namespaceHTMLElements=False).itertext())
+
+
+def test_media_content_is_never_taken_for_the_post_body(write_wxr):
+    """<media:content> and <content:encoded> share a local name: the namespace decides."""
+    media = (
+        '<media:content url="https://blog.example.com/photo.jpg" medium="image">'
+        "<media:title>A photo</media:title></media:content>"
+    )
+    run_import(
+        write_wxr(
+            item(5, content="The real body.", first=media),
+            item(6, content="The real body.", last=media),
+        )
+    )
+
+    assert text_of(imported_article(5).body_html) == "The real body."
+    assert text_of(imported_article(6).body_html) == "The real body."
+
+
+def test_elements_of_other_namespaces_are_not_taken_for_wxr_fields(write_wxr):
+    foreign = (
+        "<media:title>A photo</media:title>"
+        "<plugin:encoded>Not the body.</plugin:encoded>"
+        "<plugin:creator>intruder</plugin:creator>"
+        "<plugin:post_id>999</plugin:post_id>"
+        "<plugin:status>trash</plugin:status>"
+        "<plugin:comment><plugin:comment_id>7</plugin:comment_id></plugin:comment>"
+    )
+    path = write_wxr(
+        item(5, first=foreign, comments=[comment(1)]),
+        channel_first="<itunes:author>Podcast host</itunes:author>",
+    )
+
+    output = run_import(path)
+
+    article = imported_article(5)
+    assert (article.title, article.author.username) == ("Post 5", "editor")
+    assert article.status == Article.Status.PUBLISHED
+    assert text_of(article.body_html) == "Post body."
+    assert list(Comment.objects.values_list("import_key", flat=True)) == [
+        "wxr:blog.example.com:comment:1"
+    ]
+    assert "Users: 1 created" in output
+    assert "Skipped" not in output  # the <itunes:author> is not a WordPress author
+
+
+def test_channel_link_is_the_rss_link_not_an_atom_link():
+    text = export(
+        item(5),
+        channel_first='<atom:link href="https://feeds.example.net/blog" rel="self" />',
+    )
+    reader = WXRReader(BytesIO(text.encode()))
+
+    list(reader)
+
+    assert reader.channel["link"] == SITE
+
+
 # --- pingbacks ---------------------------------------------------------------------------
 def pingback_post():
     return item(
@@ -518,6 +590,25 @@ def test_not_a_wxr_file_is_refused(tmp_path):
         import_wxr(path)
 
 
+def test_directory_is_reported_like_an_unreadable_file_and_others_still_import(write_wxr, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    missing = tmp_path / "missing.xml"
+    good = write_wxr(item(5))
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError, match="2 of 3 files could not be imported") as raised:
+        call_command("import_wxr", str(folder), str(missing), str(good), stdout=out, stderr=err)
+
+    assert raised.value.returncode == 1  # manage.py exits with it, printing no traceback
+    assert err.getvalue().splitlines() == [
+        f"{folder}: can't read it (Is a directory).",
+        f"{missing}: can't read it (No such file or directory).",
+    ]
+    assert "Articles: 1 created" in out.getvalue()
+    assert imported_article(5).title == "Post 5"
+
+
 # --- running it again --------------------------------------------------------------------
 def test_reimport_updates_in_place_without_duplicates(write_wxr):
     first = [comment(1), comment(2, parent=1, approved="0")]
@@ -566,6 +657,71 @@ def test_reimport_adds_new_replies_into_existing_threads(write_wxr, comment_fact
         (pk[3], 1),
         (pk[6], 1),
     ]
+
+
+def undated_post(**options):
+    """A draft WordPress never dated, with an undated comment and a dated reply."""
+    comments = [comment(1, date=UNDATED), comment(2, parent=1)]
+    return item(5, status="draft", date=UNDATED, pub_date=None, comments=comments, **options)
+
+
+def test_reimporting_an_undated_post_changes_nothing(write_wxr):
+    path = write_wxr(undated_post())
+    run_import(path)
+    published_at = imported_article(5).published_at
+    created_at = imported_comment(1).created_at
+
+    output = run_import(path)
+
+    assert "Articles: 0 created, 0 updated, 1 unchanged" in output
+    assert "Comments: 0 created, 0 updated, 2 unchanged" in output
+    assert imported_article(5).published_at == published_at
+    assert imported_comment(1).created_at == created_at
+
+
+def test_undated_post_keeps_its_first_date_when_updated(write_wxr):
+    run_import(write_wxr(undated_post()))
+    published_at = imported_article(5).published_at
+
+    output = run_import(write_wxr(undated_post(title="New title")))
+
+    assert "Articles: 0 created, 1 updated, 0 unchanged" in output
+    article = imported_article(5)
+    assert (article.title, article.published_at) == ("New title", published_at)
+
+
+def test_undated_comment_keeps_its_first_date_when_the_post_is_redated(write_wxr):
+    run_import(write_wxr(item(5, comments=[comment(1, date=UNDATED)])))
+    assert imported_comment(1).created_at == datetime(2020, 1, 1, 9, tzinfo=UTC)
+
+    output = run_import(
+        write_wxr(item(5, date="2021-06-01 12:00:00", comments=[comment(1, date=UNDATED)]))
+    )
+
+    assert imported_article(5).published_at == datetime(2021, 6, 1, 12, tzinfo=UTC)
+    assert imported_comment(1).created_at == datetime(2020, 1, 1, 9, tzinfo=UTC)
+    assert "Comments: 0 created, 0 updated, 1 unchanged" in output
+
+
+def test_wordpress_no_date_pub_date_is_no_date(write_wxr):
+    """WordPress writes ``Mon, 30 Nov -0001`` for an undated draft; it isn't the year 2000."""
+    no_date = "Mon, 30 Nov -0001 00:00:00 +0000"
+    before = timezone.now()
+
+    run_import(write_wxr(item(5, status="draft", date=UNDATED, pub_date=no_date)))
+
+    assert before <= imported_article(5).published_at <= timezone.now()
+
+
+def test_pub_date_in_an_unknown_zone_is_utc_and_reimports_unchanged(write_wxr):
+    """``-0000`` is RFC 2822 for "UTC, local zone unknown"."""
+    path = write_wxr(item(5, date=UNDATED, pub_date="Wed, 01 Jan 2020 09:00:00 -0000"))
+    run_import(path)
+
+    output = run_import(path)
+
+    assert imported_article(5).published_at == datetime(2020, 1, 1, 9, tzinfo=UTC)
+    assert "Articles: 0 created, 0 updated, 1 unchanged" in output
 
 
 def test_import_bumps_the_thread_version(write_wxr):

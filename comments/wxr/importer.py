@@ -4,8 +4,10 @@ One transaction per file. Comment trees are computed in Python and written with
 ``bulk_create`` (one insert per tree level, not one mptt insert per comment), so
 tens of thousands of comments take seconds. Every imported row carries an
 ``import_key`` (site + WordPress id): importing the same file again updates rows
-in place. Comments already imported keep their place in their tree; new ones are
-added as the last replies of their parent, and the affected trees are renumbered.
+in place, and only rows whose values differ count as updated (an undated post or
+comment keeps the date it got the first time). Comments already imported keep
+their place in their tree; new ones are added as the last replies of their parent,
+and the affected trees are renumbered.
 
 Statuses are set directly from the export: an import is a data migration, not a
 moderation decision, so it neither goes through ``comments.moderation`` actions
@@ -42,6 +44,10 @@ Status = Comment.Status
 
 WP_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 ZERO_DATES = {"", "0000-00-00 00:00:00", "0000-00-00"}
+# "Wed, 01 Jan 2020 09:00:00 +0000": a four-digit year after the month. WordPress writes
+# "Mon, 30 Nov -0001 00:00:00 +0000" for posts without a date, which the email module
+# would read as the year 2000.
+RFC2822_YEAR_RE = re.compile(r"^(?:\w+,\s*)?\d{1,2}\s+[A-Za-z]+\s+\d{4}\s")
 COMMENT_STATUSES = {
     "1": Status.APPROVED,
     "approve": Status.APPROVED,
@@ -292,10 +298,8 @@ class _Importer:
         if fields.get("post_password", "").strip():
             status = Article.Status.DRAFT
             self.report.protected.append(f"post {post_id} “{title}”")
-        published_at = (
-            self._date(item, "post_date_gmt", "post_date")
-            or _rfc2822(fields.get("pubDate", ""))
-            or timezone.now()
+        published_at = self._date(item, "post_date_gmt", "post_date") or _rfc2822(
+            fields.get("pubDate", "")
         )
         values = {
             "title": title,
@@ -308,6 +312,10 @@ class _Importer:
             "author_id": self._user(fields.get("creator", "")).pk,
         }
         article = Article.objects.filter(import_key=key).first()
+        if published_at is None:
+            # An undated post (an unscheduled draft) is dated when first imported, once:
+            # re-importing the same file changes nothing.
+            values["published_at"] = timezone.now() if article is None else article.published_at
         if article is None:
             article = Article(import_key=key, **values)
             article.slug = self._unique_slug(fields.get("post_name", ""), title, post_id)
@@ -345,6 +353,12 @@ class _Importer:
             return
         self._match_existing(entries, article)
         entries = [entry for entry in entries if entry is not None and entry.key]
+        for entry in entries:
+            if entry.values["created_at"] is None:
+                # Undated: the article's date the first time, then the date it got then.
+                entry.values["created_at"] = (
+                    entry.existing.created_at if entry.existing else article.published_at
+                )
         self._link_parents(entries, post_id)
         entries.sort(key=lambda entry: (entry.values["created_at"], entry.wp_id))
         for entry in entries:
@@ -390,8 +404,7 @@ class _Importer:
             "status": COMMENT_STATUSES.get(
                 fields.get("comment_approved", "").strip().lower(), Status.PENDING
             ),
-            "created_at": self._date(record, "comment_date_gmt", "comment_date")
-            or article.published_at,
+            "created_at": self._date(record, "comment_date_gmt", "comment_date"),
             "import_key": key,
         }
         return _Entry(wp_id=wp_id, parent_wp=parent_wp, key=key, values=values)
@@ -569,10 +582,16 @@ def _parse_date(record, name, value):
 
 
 def _rfc2822(value):
+    """A ``pubDate``; None for none and for WordPress's "no date" (year ``-0001``)."""
+    value = value.strip()
+    if not RFC2822_YEAR_RE.search(value):
+        return None
     try:
-        return parsedate_to_datetime(value.strip()) if value.strip() else None
+        date = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    # "-0000" (UTC, local zone unknown) gives a naive datetime, never equal to a stored one.
+    return date if date.tzinfo else date.replace(tzinfo=UTC)
 
 
 def _int(record, name, *, what, default=None):

@@ -5,21 +5,90 @@ defusedxml's expat parser refuses entity declarations and external references
 small parser *target* that keeps only what the importer needs, one ``<item>`` at
 a time, so memory stays bounded by the largest post, not the file.
 
-Elements are matched by local name: the ``wp:`` namespace differs between
-exports (``http`` or ``https``, WXR 1.0, 1.1 or 1.2).
+Elements are matched by namespace *and* local name, so a ``<media:content>`` is
+never taken for ``<content:encoded>`` nor an ``<itunes:author>`` for a
+``<wp:author>``. The ``wp:`` namespace differs between exports (``http`` or
+``https``, WXR 1.0, 1.1 or 1.2): every spelling is recognised. Only the fields
+the importer reads are kept.
 """
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 CHUNK_SIZE = 256 * 1024
-CHANNEL_FIELDS = {"title", "link", "base_site_url", "base_blog_url", "wxr_version"}
-# Repeated or nested elements of an item the importer does not use.
-IGNORED_ITEM_FIELDS = {"category", "postmeta"}
-IGNORED_COMMENT_FIELDS = {"commentmeta"}
+
+# The vocabularies of a WXR file; any other namespace is ignored.
+RSS = ""  # RSS 2.0 elements have no namespace
+WP = "wp"
+CONTENT = "content"
+EXCERPT = "excerpt"
+DC = "dc"
+WP_NAMESPACE_RE = re.compile(r"https?://wordpress\.org/export/1\.\d+/")
+EXCERPT_NAMESPACE_RE = re.compile(r"https?://wordpress\.org/export/1\.\d+/excerpt/")
+CONTENT_NAMESPACES = {
+    "http://purl.org/rss/1.0/modules/content/",
+    "https://purl.org/rss/1.0/modules/content/",
+}
+DC_NAMESPACES = {"http://purl.org/dc/elements/1.1/", "https://purl.org/dc/elements/1.1/"}
+
+
+def _wp(*names):
+    return {(WP, name): name for name in names}
+
+
+# (vocabulary, local name) → the key the importer reads, for each kind of record.
+CHANNEL_FIELDS = {
+    (RSS, "title"): "title",
+    (RSS, "link"): "link",
+    **_wp("base_site_url", "base_blog_url", "wxr_version"),
+}
+ITEM_FIELDS = {
+    (RSS, "title"): "title",
+    (RSS, "pubDate"): "pubDate",
+    (CONTENT, "encoded"): "content",
+    (EXCERPT, "encoded"): "excerpt",
+    (DC, "creator"): "creator",
+    **_wp(
+        "post_id",
+        "post_date",
+        "post_date_gmt",
+        "comment_status",
+        "post_name",
+        "status",
+        "post_type",
+        "post_password",
+    ),
+}
+AUTHOR_FIELDS = _wp(
+    "author_id",
+    "author_login",
+    "author_email",
+    "author_display_name",
+    "author_first_name",
+    "author_last_name",
+)
+COMMENT_FIELDS = _wp(
+    "comment_id",
+    "comment_author",
+    "comment_author_email",
+    "comment_author_url",
+    "comment_author_IP",
+    "comment_date",
+    "comment_date_gmt",
+    "comment_content",
+    "comment_approved",
+    "comment_type",
+    "comment_parent",
+    "comment_user_id",
+)
+ROOT = (RSS, "rss")
+ITEM = (RSS, "item")
+AUTHOR = (WP, "author")
+COMMENT = (WP, "comment")
 
 
 class WXRError(Exception):
@@ -46,12 +115,20 @@ class Item:
 
 
 @functools.lru_cache(maxsize=512)
-def _local_name(tag):
-    namespace, _, local = tag.rpartition("}")
-    if local == "encoded":
-        # content:encoded and excerpt:encoded share a local name; tell them apart.
-        return "excerpt" if "excerpt" in namespace else "content"
-    return local
+def _name(tag):
+    """``(vocabulary, local name)`` of an element; the vocabulary is None for other namespaces."""
+    if not tag.startswith("{"):
+        return RSS, tag
+    namespace, _, local = tag[1:].partition("}")
+    if WP_NAMESPACE_RE.fullmatch(namespace):
+        return WP, local
+    if EXCERPT_NAMESPACE_RE.fullmatch(namespace):
+        return EXCERPT, local
+    if namespace in CONTENT_NAMESPACES:
+        return CONTENT, local
+    if namespace in DC_NAMESPACES:
+        return DC, local
+    return None, local
 
 
 class _Target:
@@ -81,30 +158,33 @@ class _Target:
         line = self.line_number()
         depth = len(self.path)
         self.path.append((tag, line))
-        local = _local_name(tag)
-        if depth == 0 and local != "rss":
-            name = self.display_name(tag)
-            raise WXRError(f"line {line}: <{name}> is not a WXR export (expected <rss>)")
+        name = _name(tag)
+        if depth == 0 and name != ROOT:
+            shown = self.display_name(tag)
+            raise WXRError(f"line {line}: <{shown}> is not a WXR export (expected <rss>)")
         if self._capture is not None:
             return  # markup inside a text field (not in CDATA): its text is kept
         if depth == 2:
-            if local == "item":
+            if name == ITEM:
                 self._item = Item(line=line)
-            elif local == "author":
+            elif name == AUTHOR:
                 self._author = Author(line=line)
-            elif local in CHANNEL_FIELDS and local not in self.channel:
-                self._begin(self.channel, local, depth)
+            else:
+                self._begin(self.channel, CHANNEL_FIELDS.get(name), depth)
         elif depth == 3 and self._item is not None:
-            if local == "comment":
+            if name == COMMENT:
                 self._comment = Comment(line=line)
-            elif local not in IGNORED_ITEM_FIELDS and local not in self._item.fields:
-                self._begin(self._item.fields, local, depth)
+            else:
+                self._begin(self._item.fields, ITEM_FIELDS.get(name), depth)
         elif depth == 3 and self._author is not None:
-            self._begin(self._author.fields, local, depth)
-        elif depth == 4 and self._comment is not None and local not in IGNORED_COMMENT_FIELDS:
-            self._begin(self._comment.fields, local, depth)
+            self._begin(self._author.fields, AUTHOR_FIELDS.get(name), depth)
+        elif depth == 4 and self._comment is not None:
+            self._begin(self._comment.fields, COMMENT_FIELDS.get(name), depth)
 
     def _begin(self, target, key, depth):
+        """Collect the element's text as ``target[key]``; the first of repeated elements wins."""
+        if key is None or key in target:
+            return
         self._capture = (target, key, depth)
         self._text = []
 
@@ -121,14 +201,14 @@ class _Target:
                 target[key] = "".join(self._text)
                 self._capture = None
             return
-        local = _local_name(tag)
-        if depth == 3 and local == "comment" and self._comment is not None:
+        name = _name(tag)
+        if depth == 3 and name == COMMENT and self._comment is not None:
             self._item.comments.append(self._comment)
             self._comment = None
-        elif depth == 2 and local == "item" and self._item is not None:
+        elif depth == 2 and name == ITEM and self._item is not None:
             self.ready.append(self._item)
             self._item = None
-        elif depth == 2 and local == "author" and self._author is not None:
+        elif depth == 2 and name == AUTHOR and self._author is not None:
             self.ready.append(self._author)
             self._author = None
 
@@ -154,7 +234,10 @@ class WXRReader:
     def __iter__(self):
         started = False
         while True:
-            chunk = self.fileobj.read(CHUNK_SIZE)
+            try:
+                chunk = self.fileobj.read(CHUNK_SIZE)
+            except OSError as error:
+                raise WXRError(f"can't read it ({error.strerror or error})") from None
             if not chunk:
                 break
             started = True

@@ -45,23 +45,28 @@ class Command(BaseCommand):
         failed = []
         for path in files:
             try:
-                size = os.path.getsize(path)
+                # Opened here, not by import_wxr: a missing file, a directory or one we
+                # may not read gets the same one-line answer.
+                fileobj = open(path, "rb")  # noqa: SIM115 (closed below)
             except OSError as error:
-                self.stderr.write(f"{path}: can't read it ({error.strerror}).")
+                self.stderr.write(f"{path}: can't read it ({error.strerror or error}).")
                 failed.append(path)
                 continue
-            with tqdm(
-                total=size,
-                unit="B",
-                unit_scale=True,
-                desc=os.path.basename(path),
-                disable=not sys.stderr.isatty(),
-                file=sys.stderr,
-                leave=False,
-            ) as bar:
+            with (
+                fileobj,
+                tqdm(
+                    total=os.fstat(fileobj.fileno()).st_size,
+                    unit="B",
+                    unit_scale=True,
+                    desc=os.path.basename(path),
+                    disable=not sys.stderr.isatty(),
+                    file=sys.stderr,
+                    leave=False,
+                ) as bar,
+            ):
                 try:
                     report = import_wxr(
-                        path,
+                        fileobj,
                         dry_run=dry_run,
                         with_pingbacks=with_pingbacks,
                         time_zone=tz,
