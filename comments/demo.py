@@ -64,12 +64,12 @@ DEEP_THREAD = [
     (
         "f",
         None,
-        "James",
-        "james@example.org",
+        "Mark",
+        "mark@example.org",
         A,
         9,
-        "Mark, the fact is I went through one of these programs and it changed my career. "
-        "But I had to put in the hours afterwards.",
+        "I went through one of these programs and it changed my career. But I had to put in "
+        "the hours afterwards.",
     ),
     (
         "g",
@@ -102,11 +102,11 @@ DEEP_THREAD = [
     (
         "j",
         "f",
-        "Priya fan",
-        "fan@example.com",
+        "Jonas",
+        "jonas@example.com",
         P,
         20,
-        "Could you say which program? Asking for a friend.",
+        "Mark, could you say which program? Asking for a friend.",
     ),
     (
         "k",
@@ -119,7 +119,9 @@ DEEP_THREAD = [
     ),
 ]
 
-SHORT_THREADS = [
+# One discussion per article, written for it: a reply answers its own article's
+# comments, and a name a reply opens with is someone earlier in its thread.
+NIGHT_BUS_THREADS = [
     (
         "a",
         None,
@@ -147,6 +149,73 @@ SHORT_THREADS = [
         P,
         6,
         "First time commenting — is there a way to get alerts for updates?",
+    ),
+]
+
+RSS_THREADS = [
+    (
+        "a",
+        None,
+        "Hannah",
+        "hannah@example.com",
+        A,
+        2,
+        "I never stopped using a feed reader. It is still the calmest way to follow forty sites.",
+    ),
+    (
+        "b",
+        "a",
+        "Viktor",
+        "viktor@example.com",
+        A,
+        4,
+        "Hannah, which reader do you use? Mine stopped syncing last month.",
+    ),
+    (
+        "c",
+        "b",
+        "@author",
+        None,
+        A,
+        5,
+        "Viktor, most readers import an OPML file, so moving your subscriptions takes a "
+        "minute. The format itself is short enough to read in one sitting "
+        "(https://www.rssboard.org/rss-specification).",
+    ),
+]
+
+WIFI_THREADS = [
+    (
+        "a",
+        None,
+        "Ines",
+        "ines@example.com",
+        A,
+        3,
+        "Lunchtime peaks make sense: the parks are full of office workers then.",
+    ),
+]
+
+NEWSROOM_THREADS = [
+    (
+        "a",
+        None,
+        "Dev",
+        "dev@example.com",
+        A,
+        2,
+        "Our local paper reopened its comments last year. The difference is that a person "
+        "actually reads the queue.",
+    ),
+    (
+        "b",
+        "a",
+        "Amira",
+        "amira@example.com",
+        A,
+        4,
+        "Dev, ours did too. Reporters answering questions under their own articles changed "
+        "the tone more than any rule.",
     ),
 ]
 
@@ -194,10 +263,10 @@ def seed_discussions(*, authors):
     total = 0
     plans = {
         "coding-bootcamps-worth-it": DEEP_THREAD,
-        "night-bus-timetables-go-open": SHORT_THREADS,
-        "the-quiet-return-of-rss": SHORT_THREADS[:3],
-        "municipal-wifi-experiment": SHORT_THREADS[2:3],
-        "local-newsrooms-and-comment-sections": SHORT_THREADS[:2],
+        "night-bus-timetables-go-open": NIGHT_BUS_THREADS,
+        "the-quiet-return-of-rss": RSS_THREADS,
+        "municipal-wifi-experiment": WIFI_THREADS,
+        "local-newsrooms-and-comment-sections": NEWSROOM_THREADS,
     }
     for slug, entries in plans.items():
         article = Article.objects.filter(slug=slug).select_related("author").first()

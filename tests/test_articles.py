@@ -214,6 +214,70 @@ def test_body_html_is_rendered_on_save(article):
     assert "<strong>bold</strong>" in article.body_html
 
 
+HEADINGS = {f"h{n}": n for n in range(1, 7)}
+
+
+def heading_levels(html_or_element):
+    """Levels of the headings, in document order (of parsed HTML or of an element)."""
+    root = (
+        html5lib.parseFragment(html_or_element, namespaceHTMLElements=True)
+        if isinstance(html_or_element, str)
+        else html_or_element
+    )
+    tags = (el.tag.rpartition("}")[2] for el in root.iter() if isinstance(el.tag, str))
+    return [HEADINGS[tag] for tag in tags if tag in HEADINGS]
+
+
+@pytest.mark.parametrize(
+    ("source", "levels"),
+    [
+        ("### Only h3\n\ntext", [2]),
+        ("# One\n\n## Two\n\n# One again", [2, 3, 2]),
+        ("## Two\n\n### Three", [2, 3]),
+        ("#### Four\n\n###### Six\n\n##### Five", [2, 4, 3]),
+        ("# One\n\n###### Six", [2, 6]),
+        ("Setext heading\n==============\n\nSub\n---", [2, 3]),
+        ('<h4 class="x">raw HTML</h4>\n\n##### Markdown', [2, 3]),
+        ("No heading at all.", []),
+    ],
+    ids=["h3-only", "h1-h2", "h2-h3", "h4-h6-h5", "h6-capped", "setext", "raw-html", "none"],
+)
+def test_body_headings_start_at_h2_whatever_level_the_author_typed(source, levels):
+    """The page's h1 is the title: the body's highest heading becomes h2, the others keep
+    their levels relative to it, never beyond h6."""
+    assert heading_levels(render_markdown(source)) == levels
+
+
+def test_heading_like_text_in_code_is_not_shifted():
+    html = render_markdown("### Real\n\n    <h3>in code</h3>\n\n`<h4>` inline")
+    assert heading_levels(html) == [2]
+    assert "&lt;h3&gt;in code&lt;/h3&gt;" in html and "<code>&lt;h4&gt;</code>" in html
+
+
+def test_article_page_has_one_h1_and_body_headings_below_it(client):
+    article = ArticleFactory(body="### What made the difference\n\ntext\n\n#### Detail")
+    doc = parse(client.get(article.get_absolute_url()))
+    body = doc.find(".//h:div[@class='article-body']", NS)
+    assert heading_levels(doc).count(1) == 1
+    assert heading_levels(doc)[:3] == [1, 2, 3]  # title, body; then the comment section's
+    assert heading_levels(body) == [2, 3]
+
+
+def test_seed_demo_re_renders_demo_articles_stored_with_old_html(settings):
+    settings.DEBUG = False
+    call_command("seed_demo", stdout=StringIO())
+    demo = Article.objects.get(slug="coding-bootcamps-worth-it")
+    fresh = demo.body_html
+    old = fresh.replace("<h2>", "<h3>").replace("</h2>", "</h3>")
+    assert old != fresh
+    Article.objects.filter(pk=demo.pk).update(body_html=old)
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    demo.refresh_from_db()
+    assert demo.body_html == fresh
+    assert "1 article(s) re-rendered" in out.getvalue()
+
+
 # --- pages ---------------------------------------------------------------------------
 def test_404_page_uses_the_site_look(client):
     response = client.get("/no-such-page/")

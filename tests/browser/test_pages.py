@@ -78,6 +78,30 @@ def test_every_public_page_type_is_valid_html(client, deep_article, closed_artic
 
 
 @pytest.mark.browser
+@pytest.mark.django_db
+def test_every_demo_article_page_is_valid_html(client):
+    """The demo's Markdown bodies (``##`` and ``###`` headings under the page's h1) and
+    discussions, checked by the pinned Nu Html Checker: no skipped heading level."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from articles.models import Article
+
+    call_command("seed_demo", stdout=StringIO())
+    documents = {}
+    for article in Article.objects.published():
+        response = client.get(article.get_absolute_url())
+        assert response.status_code == 200
+        documents[article.slug] = response.content.decode()
+    assert len(documents) >= 10
+    errors = vnu_errors(documents)
+    assert errors == {}, "\n".join(
+        f"{slug}: {message}" for slug, messages in errors.items() for message in messages
+    )
+
+
+@pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 @pytest.mark.parametrize("kind", PAGE_TYPES)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article
+from articles.rendering import render_markdown
 
 AUTHORS = [
     ("mara", "Mara", "Okafor", "mara@example.com"),
@@ -154,6 +155,16 @@ DEEP_THREAD_ARTICLE = "coding-bootcamps-worth-it"
 CLOSED_ARTICLE = "municipal-wifi-experiment"
 
 
+def refresh_body_html(article):
+    """Save ``article`` if its stored HTML is not what its Markdown renders to now (say,
+    rendered before headings started at h2); True if it was saved. Saving bumps
+    ``updated_at``, so cached pages are not served with the old HTML."""
+    if not article.body or article.body_html == render_markdown(article.body):
+        return False
+    article.save()
+    return True
+
+
 class Command(BaseCommand):
     help = "Create demo authors, articles and discussions. Safe to run repeatedly."
 
@@ -161,9 +172,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         authors = self.create_authors()
         now = timezone.now()
-        created = 0
+        created = refreshed = 0
         for slug, title, author, days_ago, summary, body in ARTICLES:
-            _article, was_created = Article.objects.get_or_create(
+            article, was_created = Article.objects.get_or_create(
                 slug=slug,
                 defaults={
                     "title": title,
@@ -176,6 +187,7 @@ class Command(BaseCommand):
                 },
             )
             created += was_created
+            refreshed += not was_created and refresh_body_html(article)
         slug, title, author, summary, body = DRAFT
         created += Article.objects.get_or_create(
             slug=slug,
@@ -203,7 +215,8 @@ class Command(BaseCommand):
 
         comments_created = seed_discussions(authors=authors)
         self.stdout.write(
-            f"Demo content ready: {created} article(s) and {comments_created} comment(s) created."
+            f"Demo content ready: {created} article(s) and {comments_created} comment(s) "
+            f"created, {refreshed} article(s) re-rendered."
         )
         self.create_admin()
 
