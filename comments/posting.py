@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from comments import moderation, rules
 from comments.locking import lock_new_tree, lock_tree, retry_write
@@ -97,26 +98,110 @@ def _store_comment(comment, *, parent, article):
     return comment
 
 
+class EditRefused(Exception):
+    """The comment can't be edited any more; ``message`` says why."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+@dataclass
+class EditResult:
+    comment: Comment
+    held: bool = False  # this edit sent the comment to moderation (held, or marked spam)
+
+
+# An edit can make a comment's status stricter, never less strict: only a moderator
+# approves, and a spam verdict is never undone by rewording.
+_STRICTNESS = {Comment.Status.APPROVED: 0, Comment.Status.PENDING: 1, Comment.Status.SPAM: 2}
+
+
+def edit_refusal(comment, *, now=None):
+    """Why the poster can't edit ``comment`` now (a message for them), or None.
+
+    Spam is editable like a held comment, so the poster can't tell the two apart.
+    """
+    if comment.status not in _STRICTNESS:
+        return _("This comment can no longer be edited.")
+    if not comment.article.accepts_comments:
+        return _("Comments on this article are closed, so this comment can no longer be edited.")
+    if (now or timezone.now()) > editable_until(comment):
+        return _("The time to edit this comment has passed.")
+    return None
+
+
 def can_edit(comment, *, now=None):
-    return (now or timezone.now()) <= editable_until(comment) and comment.status in (
-        Comment.Status.APPROVED,
-        Comment.Status.PENDING,
+    return edit_refusal(comment, now=now) is None
+
+
+def editable_comment_ids(*, article, ids):
+    """Which of the reader's comments ``ids`` on ``article`` they may still edit."""
+    if not ids or not article.accepts_comments:
+        return frozenset()
+    comments = Comment.objects.filter(pk__in=ids, article=article).only(
+        "pk", "created_at", "status"
+    )
+    editable = set()
+    for comment in comments:
+        comment.article = article  # known: no query per comment
+        if can_edit(comment):
+            editable.add(comment.pk)
+    return frozenset(editable)
+
+
+def _edit_candidate(comment, body):
+    """The edited comment as the content rules see a new one: its author, the new text."""
+    user = comment.user if comment.user_id else None
+    return rules.Candidate(
+        article=comment.article,
+        name=comment.author_name,
+        email=comment.author_email,
+        url=comment.author_url,
+        body=body,
+        ip_address=comment.ip_address,
+        user_agent=comment.user_agent,
+        user=user if user is not None and user.is_active else None,
+        parent=comment.parent,
     )
 
 
 def edit_comment(comment, *, body):
-    """Replace the text, keeping the previous one as a revision for moderators."""
+    """Replace the text (the previous one kept as a revision for moderators) and judge
+    the new text by the content rules, as a new comment's (``rules.evaluate_edit``).
+
+    A clean edit keeps the comment's status; otherwise it is held or marked spam
+    through ``comments.moderation`` (moderators are told of held comments). Returns
+    an ``EditResult``; raises ``EditRefused`` when the comment can't be edited any
+    more (edit window passed, comments closed, or removed meanwhile).
+    """
+    # Judged before taking the lock: the optional spam service may be slow. Nothing the
+    # rules read but the body changes through an edit.
+    verdict = rules.evaluate_edit(_edit_candidate(comment, body))
     with transaction.atomic():
         comment = Comment.objects.select_for_update().get(pk=comment.pk)
+        refusal = edit_refusal(comment)
+        if refusal is not None:
+            raise EditRefused(refusal)
         if body == comment.body:
-            return comment
+            return EditResult(comment)
         CommentRevision.objects.create(comment=comment, body=comment.body)
         comment.body = body
         comment.edited_at = timezone.now()
-        comment.save(update_fields=["body", "body_html", "edited_at"])
-        if comment.is_public:
+        fields = ["body", "body_html", "edited_at"]
+        stricter = verdict is not None and (
+            _STRICTNESS[verdict.status] > _STRICTNESS[comment.status]
+        )
+        if verdict is not None and verdict.status == comment.status:
+            comment.moderation_reason = verdict.reason  # still held: say why now
+            fields.append("moderation_reason")
+        comment.save(update_fields=fields)
+        if stricter:
+            moderation.set_status([comment], verdict.status, reason=verdict.reason)
+            comment.refresh_from_db(fields=["status", "moderation_reason", "moderated_at"])
+        elif comment.is_public:
             moderation.bump_thread_version([comment.article_id])
-    return comment
+    return EditResult(comment, held=verdict is not None)
 
 
 def withdraw_comment(comment):

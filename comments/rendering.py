@@ -141,7 +141,9 @@ class ThreadRenderer:
             "</p></div>"
         )
         self.in_reply_to = _("in reply to")
-        self.hide_replies = _("Hide replies")
+        # The toggle's two labels; the "N replies" beside it already gives the count.
+        self.hide_replies = escape(_("Hide replies"))
+        self.show_replies = escape(_("Show replies"))
 
     # --- one comment ------------------------------------------------------------
     def author_html(self, node, name):
@@ -225,6 +227,7 @@ class ThreadRenderer:
         comment_html = self.comment_html
         placeholder = self.placeholder
         hide_replies = self.hide_replies
+        show_replies = self.show_replies
         out = ['<ol class="comment-list">']
         append = out.append
         open_depth = 0  # depth of the innermost <li> still open
@@ -250,8 +253,8 @@ class ThreadRenderer:
             if depth == 1 and node.reply_count:
                 append(
                     f'<button type="button" class="thread-toggle" aria-expanded="true" '
-                    f'aria-controls="replies-{pk}" data-hidden-count="{node.reply_count}" hidden>'
-                    f"{hide_replies}</button>"
+                    f'aria-controls="replies-{pk}" data-hidden-count="{node.reply_count}" '
+                    f'data-show-label="{show_replies}" hidden>{hide_replies}</button>'
                 )
             open_depth = depth
             last_pk = pk

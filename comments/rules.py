@@ -5,6 +5,12 @@ Each rule is a small function taking a ``Candidate`` and returning a ``Verdict``
 ``CommentRefused`` (duplicate, flood) so nothing is stored. The first verdict
 wins. The order is the list ``RULES`` below; the settings that tune each rule
 are documented in README.md.
+
+``CONTENT_RULES`` judge what a comment says (keys, links, the spam service). They
+are the one definition used twice: for a new comment inside ``RULES``, and for a
+poster's edit by ``evaluate_edit``, where only staff are trusted (an edit gets no
+credit for the poster's earlier approved comments, and the form-level and refusal
+rules have nothing to judge).
 """
 
 import logging
@@ -195,16 +201,10 @@ def previously_approved(candidate):
 
 
 REFUSALS = [refuse_duplicate, refuse_flood]
-RULES = [
-    trust_staff,
-    honeypot,
-    too_fast,
-    disallowed_keys,
-    moderation_keys,
-    too_many_links,
-    spam_service,
-    previously_approved,
-]
+FORM_RULES = [honeypot, too_fast]
+CONTENT_RULES = [disallowed_keys, moderation_keys, too_many_links, spam_service]
+RULES = [trust_staff, *FORM_RULES, *CONTENT_RULES, previously_approved]
+EDIT_RULES = [trust_staff, *CONTENT_RULES]
 
 
 def evaluate(candidate):
@@ -216,3 +216,21 @@ def evaluate(candidate):
         if verdict is not None:
             return verdict
     return Verdict(PENDING, "")
+
+
+def evaluate_edit(candidate):
+    """The verdict on a poster's edit (``candidate.body`` is the new text), or None.
+
+    None means the edit is clean (or by staff) and the comment keeps its status.
+    Otherwise a SPAM or PENDING verdict whose reason says it came from an edit:
+    "held: edited, 4 links", "spam: edited, disallowed key “…”".
+    """
+    for rule in EDIT_RULES:
+        verdict = rule(candidate)
+        if verdict is None:
+            continue
+        if verdict.status == APPROVED:
+            return None
+        kind, _separator, detail = verdict.reason.partition(": ")
+        return Verdict(verdict.status, f"{kind}: edited, {detail}")
+    return None

@@ -1,4 +1,4 @@
-"""What a reader's session remembers: their own comments and their reports."""
+"""What a reader's session remembers: their own comments, their reports, a one-time notice."""
 
 from comments.models import Comment
 
@@ -54,3 +54,24 @@ def owns(request, comment):
 
 def has_reported(request, comment):
     return comment.pk in _ids(request, REPORTED_KEY, comment.article_id)
+
+
+NOTICE_KEY = "comments_notice"
+
+
+def leave_notice(request, comment, notice):
+    """A one-time note for the reader, shown at ``comment`` the next time its page renders."""
+    request.session[NOTICE_KEY] = {
+        "article": comment.article_id,
+        "comment": comment.pk,
+        "notice": notice,
+    }
+
+
+def pop_notices(request, article):
+    """``{comment pk: notice}`` left for the reader on ``article``, forgotten once read."""
+    stored = request.session.get(NOTICE_KEY)
+    if not stored or stored.get("article") != article.pk:
+        return {}
+    del request.session[NOTICE_KEY]
+    return {stored["comment"]: stored["notice"]}

@@ -51,15 +51,17 @@ UTC_TEXT = {"postgresql": "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS
 
 @dataclass
 class Viewer:
-    """What makes a render personal: the reader's own comments and reports."""
+    """What makes a render personal: the reader's own comments, reports and notices
+    (``{comment pk: notice}``, e.g. ``rendering.NOTICE_UPDATED`` after an edit)."""
 
     own_ids: frozenset = frozenset()
     reported_ids: frozenset = frozenset()
     editable_ids: frozenset = frozenset()
+    notices: dict = field(default_factory=dict)
 
     @property
     def is_personal(self):
-        return bool(self.own_ids or self.reported_ids)
+        return bool(self.own_ids or self.reported_ids or self.notices)
 
 
 @dataclass
@@ -339,6 +341,7 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
         personal=personal,
         editable_ids=viewer.editable_ids,
         reported_ids=viewer.reported_ids,
+        notices=viewer.notices,
     )
     result = ThreadPage(
         comment_count=comment_count,
@@ -356,9 +359,10 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     return result
 
 
-def page_of_comment(comment, *, sort=SORT_OLDEST):
-    """The comments page (1-based) on which ``comment``'s thread is listed for the public."""
-    sizes = PageQueries.for_database().thread_sizes(comment.article, own_ids=())
+def page_of_comment(comment, *, sort=SORT_OLDEST, own_ids=()):
+    """The comments page (1-based) on which ``comment``'s thread is listed for the public,
+    or for the reader whose own comments are ``own_ids`` (their held ones count too)."""
+    sizes = PageQueries.for_database().thread_sizes(comment.article, own_ids=sorted(own_ids))
     for number, tree_ids in enumerate(_pages_for(sizes, sort), start=1):
         if comment.tree_id in tree_ids:
             return number

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from articles.models import Article
-from comments import notifications, posting, reports, session, threads
+from comments import notifications, posting, rendering, reports, session, threads
 from comments.forms import CommentEditForm, CommentForm
 from comments.models import Comment
 from comments.rules import CommentRefused
@@ -106,23 +106,41 @@ def _own_comment_or_404(request, pk):
     return comment
 
 
+def _own_comment_url(request, comment):
+    """``comment`` in its place on the article page, as its poster sees the page."""
+    own_ids = session.own_comment_ids(request, comment.article)
+    page = threads.page_of_comment(comment, own_ids=own_ids)
+    query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
+    return f"{comment.article.get_absolute_url()}{query}#comment-{comment.pk}"
+
+
 def edit(request, pk):
+    """The poster rewords their comment; the new text goes through the content rules
+    (``posting.edit_comment``) and they are told the outcome at the comment itself."""
     comment = _own_comment_or_404(request, pk)
-    if not posting.can_edit(comment):
-        messages.error(request, _("The time to edit this comment has passed."))
-        return redirect(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
-    form = CommentEditForm(request.POST or None, initial={"body": comment.body})
-    if request.method == "POST" and form.is_valid():
-        posting.edit_comment(comment, body=form.cleaned_data["body"])
-        messages.success(request, _("Your comment was updated."))
-        return see_other(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "comments/edit.html",
-        {"comment": comment, "form": form, "article": comment.article},
-        status=status,
+    form = CommentEditForm(
+        request.POST if request.method == "POST" else None, initial={"body": comment.body}
     )
+    refusal = posting.edit_refusal(comment)
+    if refusal is None and form.is_bound and form.is_valid():
+        try:
+            result = posting.edit_comment(comment, body=form.cleaned_data["body"])
+        except posting.EditRefused as refused:
+            refusal = refused.message
+        else:
+            notice = rendering.NOTICE_HELD if result.held else rendering.NOTICE_UPDATED
+            session.leave_notice(request, comment, notice)
+            return see_other(_own_comment_url(request, result.comment))
+    # Refused: the page says why and shows the reader's text again, to copy.
+    status = 403 if refusal is not None else 400 if form.is_bound else 200
+    context = {
+        "comment": comment,
+        "form": form,
+        "article": comment.article,
+        "comment_url": _own_comment_url(request, comment),
+        "refusal": refusal,
+    }
+    return render(request, "comments/edit.html", context, status=status)
 
 
 def withdraw(request, pk):
@@ -131,9 +149,12 @@ def withdraw(request, pk):
         posting.withdraw_comment(comment)
         messages.success(request, _("Your comment was withdrawn."))
         return see_other(comment.article.get_absolute_url() + "#comments")
-    return render(
-        request, "comments/withdraw.html", {"comment": comment, "article": comment.article}
-    )
+    context = {
+        "comment": comment,
+        "article": comment.article,
+        "comment_url": _own_comment_url(request, comment),
+    }
+    return render(request, "comments/withdraw.html", context)
 
 
 @require_POST

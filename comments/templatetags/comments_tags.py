@@ -59,14 +59,14 @@ def comments_section(context, article):
     request = context["request"]
     own_ids = session.own_comment_ids(request, article)
     reported_ids = session.reported_comment_ids(request, article)
-    editable_ids = frozenset()
-    if own_ids:
-        editable_ids = frozenset(
-            comment.pk
-            for comment in Comment.objects.filter(pk__in=own_ids).only("pk", "created_at", "status")
-            if posting.can_edit(comment)
-        )
-    viewer = threads.Viewer(own_ids=own_ids, reported_ids=reported_ids, editable_ids=editable_ids)
+    editable_ids = posting.editable_comment_ids(article=article, ids=own_ids)
+    # A notice (after an edit) is shown at the reader's own comment, nowhere else.
+    notices = {
+        pk: notice for pk, notice in session.pop_notices(request, article).items() if pk in own_ids
+    }
+    viewer = threads.Viewer(
+        own_ids=own_ids, reported_ids=reported_ids, editable_ids=editable_ids, notices=notices
+    )
     page = threads.render_page(
         article,
         page=request.GET.get("cpage", 1),

@@ -65,14 +65,16 @@
     Array.prototype.forEach.call(buttons, function (button) {
       var list = document.getElementById(button.getAttribute("aria-controls"));
       if (!list) { return; }
-      var count = parseInt(button.getAttribute("data-hidden-count"), 10) || 0;
-      var hiddenLabel = count === 1 ? "1 reply hidden" : count + " replies hidden";
+      // Labels come translated from the page; the "N replies" beside the button says
+      // how many, so the button doesn't repeat it.
+      var hideLabel = button.textContent;
+      var showLabel = button.getAttribute("data-show-label") || "Show replies";
       button.hidden = false;
       button.addEventListener("click", function () {
         var expanded = button.getAttribute("aria-expanded") === "true";
         button.setAttribute("aria-expanded", expanded ? "false" : "true");
         list.hidden = expanded;
-        button.textContent = expanded ? hiddenLabel + " — show" : "Hide replies";
+        button.textContent = expanded ? showLabel : hideLabel;
       });
     });
   }
