@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that no other middleware (CSRF reads the POST) touches an oversized body.
+    "site_config.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -125,7 +127,9 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="threadpress <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Unless set, links in emails follow the port that `make run PORT=…` / `make serve` serve on.
+_local_site_url = f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+SITE_URL = env.str("SITE_URL", default=_local_site_url).rstrip("/")
 
 TASKS = {
     "default": {
@@ -193,8 +197,12 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# A comment post is a few kilobytes; refuse huge bodies before parsing them.
+# A comment post is a few kilobytes. A larger Content-Length is refused with 413 before the
+# body is read (site_config.middleware.RequestBodyLimitMiddleware); no upload ever goes to a
+# temporary file, and no form takes more than one file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=262144)
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

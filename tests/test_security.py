@@ -340,10 +340,150 @@ def test_axes_reset_unlocks_a_locked_account(client, staff_user):
 # --- Request size ---------------------------------------------------------------------
 
 
+BOUNDARY = "threadpress-test-boundary"
+
+
+class RecordingBody:
+    """A request body stream that records whether anything read it.
+
+    It serves a well-formed multipart body with one file part of ``file_size`` bytes,
+    produced lazily, so a reader that did read it would really spool a big upload."""
+
+    def __init__(self, *, file_size, fields=None):
+        head = "".join(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in (fields or {}).items()
+        )
+        head += (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="upload"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        self.head, self.tail = head.encode(), f"\r\n--{BOUNDARY}--\r\n".encode()
+        self.file_size = file_size
+        self.length = len(self.head) + file_size + len(self.tail)
+        self.position = 0
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        remaining = self.length - self.position
+        size = remaining if size is None or size < 0 else min(size, remaining)
+        chunk = bytearray()
+        while len(chunk) < size:
+            offset = self.position + len(chunk)
+            if offset < len(self.head):
+                chunk += self.head[offset : offset + size - len(chunk)]
+            elif offset < len(self.head) + self.file_size:
+                chunk += b"x" * min(size - len(chunk), len(self.head) + self.file_size - offset)
+            else:
+                start = offset - len(self.head) - self.file_size
+                chunk += self.tail[start : start + size - len(chunk)]
+        self.position += len(chunk)
+        self.bytes_read += len(chunk)
+        return bytes(chunk)
+
+    def readline(self, size=-1):
+        return self.read(size if size and size > 0 else 65536)
+
+
+@pytest.fixture
+def temporary_uploads(monkeypatch):
+    """Every temporary upload file Django creates while the test runs."""
+    from django.core.files import uploadhandler
+
+    created = []
+
+    class RecordedTemporaryUploadedFile(uploadhandler.TemporaryUploadedFile):
+        def __init__(self, *args, **kwargs):
+            created.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(uploadhandler, "TemporaryUploadedFile", RecordedTemporaryUploadedFile)
+    return created
+
+
+def post_stream(url, body, *, content_type, content_length):
+    """POST ``body`` (a stream) with a made-up CSRF cookie and token, as an attacker can."""
+    client = Client(enforce_csrf_checks=True)
+    token = "a" * 32
+    client.cookies["csrftoken"] = token
+    return client.generic(
+        "POST",
+        url,
+        headers={"X-CSRFToken": token},
+        CONTENT_TYPE=content_type,
+        CONTENT_LENGTH=str(content_length),
+        **{"wsgi.input": body},
+    )
+
+
+def test_a_hundred_megabyte_multipart_post_is_refused_before_a_byte_is_read(
+    article, temporary_uploads
+):
+    """An oversized body gets 413 from its Content-Length: nothing reads, parses or spools it."""
+    body = RecordingBody(file_size=100 * 1024 * 1024, fields={"body": "Hello"})
+    response = post_stream(
+        reverse("comments:post", args=[article.slug]),
+        body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        content_length=body.length,
+    )
+    assert response.status_code == 413
+    assert body.bytes_read == 0
+    assert temporary_uploads == []
+    assert not Comment.objects.exists()
+    doc = parse(response)
+    assert "".join(doc.find(".//h:h1", NS).itertext()) == "Request too large"
+
+
+def test_an_oversized_body_of_any_type_is_refused_unread(client, article):
+    """The Content-Length limit holds whatever the content type (here a urlencoded form)."""
+    body = RecordingBody(file_size=1024 * 1024)
+    response = post_stream(
+        reverse("articles:list"),
+        body,
+        content_type="application/x-www-form-urlencoded",
+        content_length=body.length,
+    )
+    assert response.status_code == 413
+    assert body.bytes_read == 0
+
+
+def test_a_small_multipart_comment_post_is_refused_unread(article, comment_data):
+    """The comment forms never send multipart, so the endpoints refuse it unparsed (415)."""
+    body = RecordingBody(file_size=10, fields=comment_data())
+    response = post_stream(
+        reverse("comments:post", args=[article.slug]),
+        body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        content_length=body.length,
+    )
+    assert response.status_code == 415
+    assert body.bytes_read == 0
+    assert not Comment.objects.exists()
+
+
+def test_a_chunked_body_without_content_length_is_never_read(article):
+    """Django reads no body without a Content-Length (chunked): it sees an empty POST."""
+    from django.test.client import ClientHandler, RequestFactory
+
+    body = RecordingBody(file_size=100 * 1024 * 1024)
+    request = RequestFactory().generic(
+        "POST",
+        reverse("comments:post", args=[article.slug]),
+        headers={"Transfer-Encoding": "chunked"},
+        CONTENT_TYPE="application/x-www-form-urlencoded",
+        **{"wsgi.input": body},
+    )
+    assert "CONTENT_LENGTH" not in request.environ
+    response = ClientHandler(enforce_csrf_checks=True)(request.environ)
+    assert response.status_code == 403  # no CSRF token found: the body was never looked at
+    assert body.bytes_read == 0
+
+
 def test_a_ten_megabyte_comment_post_is_refused_before_parsing(client, article, comment_data):
     data = comment_data(body="x" * (10 * 1024 * 1024))
     response = client.post(reverse("comments:post", args=[article.slug]), data)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert not Comment.objects.exists()
 
 
@@ -355,8 +495,40 @@ def test_a_ten_megabyte_urlencoded_body_is_refused(client, article):
         body,
         content_type="application/x-www-form-urlencoded",
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert not Comment.objects.exists()
+
+
+def test_a_urlencoded_comment_post_is_accepted(client, article, comment_data):
+    """What the comment form sends in a browser."""
+    from django.utils.http import urlencode
+
+    response = client.generic(
+        "POST",
+        reverse("comments:post", args=[article.slug]),
+        urlencode(comment_data()),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 303
+    assert Comment.objects.count() == 1
+
+
+def test_a_multipart_one_click_unsubscribe_is_accepted(comment_factory):
+    """RFC 8058 lets a mail client send List-Unsubscribe=One-Click as multipart."""
+    from django.test.client import MULTIPART_CONTENT, encode_multipart
+
+    from comments.notifications import unsubscribe_token
+
+    comment = comment_factory(notify_replies=True)
+    response = Client(enforce_csrf_checks=True).generic(
+        "POST",
+        reverse("comments:unsubscribe", args=[unsubscribe_token(comment)]),
+        encode_multipart("BoUnDaRy", {"List-Unsubscribe": "One-Click"}),
+        content_type=MULTIPART_CONTENT,
+    )
+    assert response.status_code == 200
+    comment.refresh_from_db()
+    assert comment.notify_replies is False
 
 
 def test_a_normal_long_comment_still_fits_the_limit(client, article, comment_data, settings):
