@@ -1,8 +1,12 @@
+from dataclasses import replace
+
 from django.conf import settings
+from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.views.generic import DetailView, ListView
 
 from articles.models import Article
 from comments.pagecache import cached_page
+from comments.threads import PageOutOfRange, PageParams
 from site_config.pagination import ForgivingPaginator
 
 
@@ -35,8 +39,21 @@ class ArticleDetailView(ArticleVisibilityMixin, DetailView):
     context_object_name = "article"
 
     def get(self, request, *args, **kwargs):
+        # Before any cache is asked: each comments page has one address, so junk in
+        # ?cpage= or ?csort= can neither fill a cache nor render uncached.
+        params = PageParams.from_query(request.GET)
+        if not params.canonical:
+            return HttpResponsePermanentRedirect(params.url(request.path, request.GET))
+
         def render():
             self.object = self.get_object()
-            return self.render_to_response(self.get_context_data(object=self.object))
+            context = self.get_context_data(object=self.object, comment_page_params=params)
+            response = self.render_to_response(context)
+            try:
+                response.render()  # {% comments_section %} renders the comments page here
+            except PageOutOfRange as out_of_range:
+                last = replace(params, number=out_of_range.last)
+                return HttpResponseRedirect(last.url(request.path, request.GET))
+            return response
 
         return cached_page(request, kwargs["slug"], render)

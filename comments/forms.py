@@ -21,6 +21,21 @@ class CleanCharField(forms.CharField):
         return strip_control_characters(value) if value else value
 
 
+class TimestampField(forms.CharField):
+    """The signed time the form was shown to the reader (hidden)."""
+
+    widget = forms.HiddenInput
+
+    def bound_data(self, data, initial):
+        """A re-displayed form keeps the posted time while it is good, so the "too fast"
+        rule still counts from when the reader first saw the form; an expired, missing
+        or forged one is replaced by ``initial`` (see ``CommentForm.__init__``)."""
+        age = timestamp_age(data)
+        if age is None or age > conf.FORM_MAX_AGE_SECONDS:
+            return initial
+        return data
+
+
 class CommentForm(forms.Form):
     name = CleanCharField(
         label=_("Name"),
@@ -51,7 +66,7 @@ class CommentForm(forms.Form):
     notify = forms.BooleanField(label=_("Notify me of replies by email."), required=False)
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
     homepage = forms.CharField(label=_("Leave this field empty"), required=False)
-    timestamp = forms.CharField(widget=forms.HiddenInput, required=False)
+    timestamp = TimestampField(required=False)
 
     error_messages = {
         "expired": _("This form has expired, please submit again."),
@@ -61,7 +76,7 @@ class CommentForm(forms.Form):
         self.article = article
         self.user = user if user is not None and user.is_authenticated else None
         super().__init__(*args, **kwargs)
-        self.fields["timestamp"].initial = sign_timestamp()
+        self.fields["timestamp"].initial = sign_timestamp(self._redisplay_time())
         self.fields["homepage"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
         self.fields["name"].widget.attrs.update({"autocomplete": "name"})
         self.fields["email"].widget.attrs.update({"autocomplete": "email"})
@@ -132,15 +147,23 @@ class CommentForm(forms.Form):
             )
         return parent
 
+    def _redisplay_time(self):
+        """The time to sign into the form shown now.
+
+        A new form: now. A posted form shown again whose time expired: as if shown
+        ``MIN_SUBMIT_SECONDS`` ago, since its reader has spent far longer than that
+        on it, so clicking "Post Comment" again at once posts and is not taken for
+        a bot (a still-good time is re-displayed as posted: ``TimestampField``).
+        """
+        now = time.time()
+        if not self.is_bound or timestamp_age(self.data.get(self.add_prefix("timestamp"))) is None:
+            return now  # new, or the posted time is missing or forged: no time credited
+        return now - conf.MIN_SUBMIT_SECONDS
+
     def clean_timestamp(self):
         """Seconds since the form was rendered (None when missing or tampered with)."""
-        token = self.cleaned_data.get("timestamp") or ""
-        try:
-            rendered_at = signing.loads(token, salt=TIMESTAMP_SALT)
-        except signing.BadSignature:
-            return None
-        age = time.time() - float(rendered_at)
-        if age > conf.FORM_MAX_AGE_SECONDS:
+        age = timestamp_age(self.cleaned_data.get("timestamp"))
+        if age is not None and age > conf.FORM_MAX_AGE_SECONDS:
             # A form-level error: the timestamp field is hidden, so an error attached
             # to it would never be shown to the reader.
             self.add_error(
@@ -159,8 +182,17 @@ class CommentForm(forms.Form):
         return self.cleaned_data.get("timestamp")
 
 
-def sign_timestamp():
-    return signing.dumps(time.time(), salt=TIMESTAMP_SALT)
+def sign_timestamp(at=None):
+    """The form's signed render time: now, or ``at`` (seconds since the epoch)."""
+    return signing.dumps(time.time() if at is None else at, salt=TIMESTAMP_SALT)
+
+
+def timestamp_age(token):
+    """Seconds since ``token`` (a ``sign_timestamp``) was signed; None when missing or forged."""
+    try:
+        return time.time() - float(signing.loads(token or "", salt=TIMESTAMP_SALT))
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
 
 
 class CommentEditForm(forms.Form):

@@ -23,11 +23,10 @@ from articles.models import Article
 from comments.conf import conf
 from comments.forms import sign_timestamp
 from comments.middleware import FRAGMENTS_ATTR, splice_fragments
-from comments.threads import SORT_NEWEST, SORT_OLDEST, cache_get, cache_set
+from comments.threads import PageParams, cache_get, cache_set
 
 HOLES_ATTR = "_page_holes"
 MARKER_PREFIX = "tp-hole-"  # marks the holes; random suffixes make them unguessable
-MAX_CACHED_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -85,17 +84,16 @@ def holes_for(request):
 
 
 def _cache_key(request, version):
-    raw_page = request.GET.get("cpage", "1") or "1"
-    if not raw_page.isdigit() or int(raw_page) > MAX_CACHED_PAGE:
-        return None  # odd page numbers render normally instead of filling the cache
-    sort = SORT_NEWEST if request.GET.get("csort") == SORT_NEWEST else SORT_OLDEST
+    params = PageParams.from_query(request.GET)
+    if not params.canonical:
+        return None  # the article view redirects these; they never key a cache
     return ":".join(
         str(part)
         for part in (
             "page",
             *version,
-            int(raw_page),
-            sort,
+            params.number,
+            params.sort,
             get_language(),
             request.scheme,
             request.get_host(),

@@ -109,7 +109,14 @@ class ThreadRenderer:
     """One page's thread: the page-wide parts prepared once, then a string per comment."""
 
     def __init__(
-        self, *, article_url, personal=False, editable_ids=(), reported_ids=(), names=None
+        self,
+        *,
+        article_url,
+        personal=False,
+        editable_ids=(),
+        reported_ids=(),
+        names=None,
+        page_query="",
     ):
         self.article_url = escape(article_url)
         self.prefix = reverse("comments:permalink", kwargs={"pk": 0})[:-2]
@@ -121,7 +128,12 @@ class ThreadRenderer:
         self.reply_counts = _ReplyCounts()
         self.escaped = _Escaped()
         # The constant parts of the reply link and report button, around pk and name.
-        self.reply_link = f'<a class="comment-reply-link" href="{self.article_url}?replyto='
+        # ``page_query`` keeps the comments page and sort, so the reply form (without
+        # JavaScript) opens on the page that shows the comment answered.
+        page_params = f"{escape(page_query)}&amp;" if page_query else ""
+        self.reply_link = (
+            f'<a class="comment-reply-link" href="{self.article_url}?{page_params}replyto='
+        )
         self.reply_to = f'{_("Reply")}<span class="visually-hidden"> {_("to")} '
         self.report_form = (
             ' <button type="submit" class="comment-report-button" form="comment-report-form" '
@@ -264,7 +276,15 @@ class ThreadRenderer:
         return "".join(out)
 
 
-def render_thread(shown, *, article_url, personal=False, editable_ids=(), reported_ids=()):
+def render_thread(
+    shown,
+    *,
+    article_url,
+    personal=False,
+    editable_ids=(),
+    reported_ids=(),
+    page_query="",
+):
     """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
     names = {node.pk: node.author_name for node in shown if node.visible} if personal else None
     return ThreadRenderer(
@@ -273,4 +293,5 @@ def render_thread(shown, *, article_url, personal=False, editable_ids=(), report
         editable_ids=editable_ids,
         reported_ids=reported_ids,
         names=names,
+        page_query=page_query,
     ).render(shown)

@@ -14,6 +14,7 @@ rules have nothing to judge).
 """
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from comments.conf import conf
 from comments.models import Comment
@@ -35,13 +37,17 @@ SPAM = Comment.Status.SPAM
 
 
 class CommentRefused(Exception):
-    """The comment is not stored; the reader gets ``message`` with their text kept."""
+    """The comment is not stored; the reader gets ``message`` with their text kept.
 
-    def __init__(self, message, *, status_code, code):
+    ``retry_after``: seconds until posting again can succeed (a ``Retry-After`` header).
+    """
+
+    def __init__(self, message, *, status_code, code, retry_after=None):
         super().__init__(str(message))
         self.message = message
         self.status_code = status_code
         self.code = code
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -116,18 +122,41 @@ def refuse_flood(candidate):
     seconds = conf.FLOOD_SECONDS
     if not seconds or not candidate.ip_address or candidate.is_staff:
         return
+    key = f"comments:flood:{candidate.ip_address}"
+    now = time.time()
     try:
-        first = cache.add(f"comments:flood:{candidate.ip_address}", 1, timeout=seconds)
+        # The value is when the wait ends, so a refusal can say how long is left.
+        if cache.add(key, now + seconds, timeout=seconds):
+            return
+        ends_at = cache.get(key)
     except Exception:
         _log_cache_failure_once()
         since = timezone.now() - timedelta(seconds=seconds)
-        first = not Comment.objects.filter(
-            ip_address=candidate.ip_address, created_at__gte=since
-        ).exists()
-    if not first:
-        raise CommentRefused(
-            _("You are posting comments too quickly. Slow down."), status_code=429, code="flood"
+        last = (
+            Comment.objects.filter(ip_address=candidate.ip_address, created_at__gte=since)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
         )
+        if last is None:
+            return
+        ends_at = last.timestamp() + seconds
+    wait = seconds  # an entry without its end time: the whole period
+    if isinstance(ends_at, float):
+        wait = min(seconds, max(1, math.ceil(ends_at - now)))
+    raise CommentRefused(
+        ngettext_lazy(
+            "You are posting comments too quickly. Slow down. "
+            "Please wait %(seconds)d second before posting again.",
+            "You are posting comments too quickly. Slow down. "
+            "Please wait %(seconds)d seconds before posting again.",
+            "seconds",
+        )
+        % {"seconds": wait},
+        status_code=429,
+        code="flood",
+        retry_after=wait,
+    )
 
 
 # --- verdicts ------------------------------------------------------------------------

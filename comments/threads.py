@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.core.signals import setting_changed
@@ -33,6 +34,11 @@ logger = logging.getLogger("threadpress")
 
 SORT_OLDEST = "oldest"
 SORT_NEWEST = "newest"
+PAGE_PARAM = "cpage"
+SORT_PARAM = "csort"
+# A page number this long is past the end of any discussion (and ``int()`` of a
+# 4,000-digit string is refused by Python): it is read as "the last page".
+MAX_PAGE_DIGITS = 9
 NODE_FIELDS = (
     "pk",
     "parent_id",
@@ -85,9 +91,73 @@ class ThreadPage:
     def has_other_pages(self):
         return self.num_pages > 1
 
+    @property
+    def query(self):
+        """This page's canonical query string (without ``?``; empty for page 1, oldest)."""
+        return PageParams(number=self.number, sort=self.sort).query
+
 
 def normalize_sort(value):
     return SORT_NEWEST if value == SORT_NEWEST else SORT_OLDEST
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """Which comments page a reader asked for: the one reading of ``?cpage=&csort=``.
+
+    Everything that keys a cache or builds a link goes through here, so junk in the
+    URL can neither fill a cache nor reach a link.
+    """
+
+    number: int = 1
+    sort: str = SORT_OLDEST
+    canonical: bool = True  # False: the URL spelled it otherwise (junk, ``07``, repeats)
+
+    @classmethod
+    def from_query(cls, query):
+        """Read ``request.GET`` (a QueryDict); junk becomes page 1 / the default sort."""
+        pages, sorts = query.getlist(PAGE_PARAM), query.getlist(SORT_PARAM)
+        number, page_ok = cls.parse_number(pages[-1]) if pages else (1, True)
+        sort = sorts[-1] if sorts else SORT_OLDEST
+        sort_ok = sort in (SORT_OLDEST, SORT_NEWEST)
+        canonical = page_ok and sort_ok and len(pages) <= 1 and len(sorts) <= 1
+        return cls(number=number, sort=normalize_sort(sort), canonical=canonical)
+
+    @staticmethod
+    def parse_number(raw):
+        """``(page number, spelled canonically)``."""
+        if not raw.isascii() or not raw.isdigit():
+            return 1, False  # "1x", "-3", " 2", "٢", "2.0": page 1
+        digits = raw.lstrip("0")
+        if not digits:
+            return 1, False  # "0", "00"
+        if len(digits) > MAX_PAGE_DIGITS:
+            # Past any end: the article view redirects it to the last page at once.
+            return 10**MAX_PAGE_DIGITS, digits == raw
+        return int(digits), digits == raw
+
+    @property
+    def query(self):
+        """The canonical query string (without ``?``): no ``cpage`` for page 1 and no
+        ``csort`` for the default sort, so each page has exactly one address."""
+        params = {}
+        if self.number > 1:
+            params[PAGE_PARAM] = self.number
+        if self.sort != SORT_OLDEST:
+            params[SORT_PARAM] = self.sort
+        return urlencode(params)
+
+    def url(self, path, query=None):
+        """``path`` with this page's canonical parameters, and the other parameters of
+        ``query`` (a QueryDict, e.g. ``request.GET``: ``replyto`` and the like) kept."""
+        others = ""
+        if query is not None:
+            query = query.copy()
+            query.pop(PAGE_PARAM, None)
+            query.pop(SORT_PARAM, None)
+            others = query.urlencode()
+        text = "&".join(part for part in (self.query, others) if part)
+        return f"{path}?{text}" if text else path
 
 
 def plan_pages(thread_sizes, *, threads_per_page, comments_per_page):
@@ -315,15 +385,28 @@ def cache_set(key, value):
         _log_cache_failure(exc)
 
 
-def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=True):
+class PageOutOfRange(Exception):
+    """The comments page asked for does not exist; ``last`` is the last one."""
+
+    def __init__(self, last):
+        super().__init__(f"the last comments page is {last}")
+        self.last = last
+
+
+def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=True, exact=False):
+    """The reader's comments page number ``page``; past the end, the last page (or,
+    with ``exact``, ``PageOutOfRange``).
+
+    Cached under the number of the page rendered, never under what was asked for, so
+    only pages that exist take room in the cache.
+    """
     viewer = viewer or Viewer()
     sort = normalize_sort(sort)
     personal = viewer.is_personal
-    requested = str(page)
-    key = None
-    if use_cache and not personal:
-        key = _cache_key(article, requested, sort)
-        cached = cache_get(key)
+    requested = page if isinstance(page, int) else PageParams.parse_number(str(page))[0]
+    use_cache = use_cache and not personal
+    if use_cache:
+        cached = cache_get(_cache_key(article, requested, sort))
         if cached is not None:
             return cached
 
@@ -332,12 +415,15 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     comment_count = sum(approved for _tree_id, _visible, approved in sizes)
     # One item per page: the page's tree ids.
     paginator = ForgivingPaginator(_pages_for(sizes, sort), 1)
-    page_obj = paginator.get_page(page)
+    page_obj = paginator.get_page(requested)
+    if exact and page_obj.number != requested:
+        raise PageOutOfRange(page_obj.number)
     nodes = queries.nodes(page_obj.object_list[0], newest_first=sort == SORT_NEWEST)
     shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
     html = render_thread(
         shown,
         article_url=article.get_absolute_url(),
+        page_query=PageParams(number=page_obj.number, sort=sort).query,
         personal=personal,
         editable_ids=viewer.editable_ids,
         reported_ids=viewer.reported_ids,
@@ -354,8 +440,8 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
             for n in paginator.get_elided_page_range(page_obj.number, on_each_side=2)
         ],
     )
-    if key is not None:
-        cache_set(key, result)
+    if use_cache:
+        cache_set(_cache_key(article, page_obj.number, sort), result)
     return result
 
 

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from articles.models import Article
 from comments import notifications, posting, rendering, reports, session, threads
@@ -26,18 +26,29 @@ def see_other(url):
 
 
 def render_article_with_form(request, article, form, *, status, message=None):
-    """The article page again, with the reader's text and a message per field."""
+    """The article page again (the comments page the form was posted from), with the
+    reader's text, a message per field and a form that can be sent again as it is: a
+    CSRF token for this request and, if the form expired, a new signed time."""
     if message:
         form.add_error(None, message)
     context = {"article": article, "comment_form": form}
     return render(request, "articles/article_detail.html", context, status=status)
 
 
-@require_POST
-def post_comment(request, slug):
+def _commentable_article(request, slug):
     article = Article.objects.visible_to(request.user).filter(slug=slug).first()
     if article is None or not article.is_public:
         raise Http404(_("No article found."))
+    return article
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def post_comment(request, slug):
+    article = _commentable_article(request, slug)
+    if request.method != "POST":
+        # Reload or Back on a refused post's address: the form, on the same comments page.
+        page = threads.PageParams.from_query(request.GET)
+        return redirect(f"{page.url(article.get_absolute_url())}#respond")
     form = CommentForm(request.POST, article=article, user=request.user)
     if not article.accepts_comments:
         form.is_valid()  # bind the reader's text for the re-rendered form
@@ -54,17 +65,20 @@ def post_comment(request, slug):
             article=article, form=form, request_meta=meta, user=request.user
         )
     except CommentRefused as refusal:
-        return render_article_with_form(
+        response = render_article_with_form(
             request, article, form, status=refusal.status_code, message=refusal.message
         )
+        if refusal.retry_after:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
     except ValidationError as error:
         for field, errors in error.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
         return render_article_with_form(request, article, form, status=400)
     session.remember_own_comment(request, comment)
-    page = threads.page_of_comment(comment)
-    query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
-    response = see_other(f"{article.get_absolute_url()}{query}#comment-{comment.pk}")
+    sort = threads.PageParams.from_query(request.GET).sort  # the reader's chosen order
+    page = threads.PageParams(number=threads.page_of_comment(comment, sort=sort), sort=sort)
+    response = see_other(f"{page.url(article.get_absolute_url())}#comment-{comment.pk}")
     if form.cleaned_data.get("remember") and not request.user.is_authenticated:
         response.set_signed_cookie(
             REMEMBER_COOKIE,
@@ -84,6 +98,22 @@ def post_comment(request, slug):
     elif not request.user.is_authenticated:
         response.delete_cookie(REMEMBER_COOKIE)
     return response
+
+
+def post_comment_csrf_failure(request, slug):
+    """A comment post refused by the CSRF check (a stale cookie or token: a login in
+    another tab, a page kept open or served from a cache): the form again, with the
+    reader's text and a token that works, instead of a bare 403 that loses the text.
+    Called by ``site_config.views.csrf_failure``; stores nothing."""
+    article = _commentable_article(request, slug)
+    form = CommentForm(request.POST, article=article, user=request.user)
+    form.is_valid()  # bind the reader's text for the re-rendered form
+    message = (
+        _("Your session had expired; please submit again.")
+        if article.accepts_comments
+        else _("Comments are closed.")
+    )
+    return render_article_with_form(request, article, form, status=403, message=message)
 
 
 @require_GET

@@ -213,8 +213,11 @@ def test_closed_article_refuses_posts_with_403_and_keeps_the_text(client, commen
     assert not Comment.objects.exists()
 
 
-def test_get_on_the_post_url_is_refused(client, article):
-    assert client.get(post_url(article)).status_code == 405
+def test_get_on_the_post_url_redirects_to_the_form(client, article):
+    """A reload or Back on a refused post's address shows the form, never a 405."""
+    response = client.get(post_url(article))
+    assert response.status_code == 302
+    assert response["Location"] == f"{article.get_absolute_url()}#respond"
 
 
 def test_name_and_email_are_preserved_on_an_empty_body(client, article, comment_data):

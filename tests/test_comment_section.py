@@ -132,12 +132,17 @@ def test_threads_are_paginated_with_all_their_replies(client, article, settings)
     assert [text_of(a) for a in nav.findall(".//h:a", NS)] == ["2", "3"]
 
 
-@pytest.mark.parametrize("cpage", ["abc", "0", "99", "-3"])
-def test_bad_comment_page_numbers_show_a_valid_page(client, article, settings, cpage):
+@pytest.mark.parametrize(
+    ("cpage", "valid"), [("abc", ""), ("0", ""), ("99", "?cpage=2"), ("-3", "")]
+)
+def test_bad_comment_page_numbers_redirect_to_a_valid_page(client, article, settings, cpage, valid):
     settings.COMMENTS_THREADS_PER_PAGE = 1
     CommentFactory(article=article)
     CommentFactory(article=article)
-    assert len(comment_ids(page(client, article, f"?cpage={cpage}"))) == 1
+    response = client.get(f"{article.get_absolute_url()}?cpage={cpage}")
+    assert response.status_code in (301, 302)
+    assert response["Location"] == f"{article.get_absolute_url()}{valid}"
+    assert len(comment_ids(page(client, article, valid))) == 1
 
 
 def test_permalink_redirects_to_the_page_and_anchor(client, article, settings):

@@ -2,6 +2,7 @@ from urllib.parse import parse_qsl
 
 from django import template
 from django.core import signing
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
@@ -67,11 +68,14 @@ def comments_section(context, article):
     viewer = threads.Viewer(
         own_ids=own_ids, reported_ids=reported_ids, editable_ids=editable_ids, notices=notices
     )
+    # The article view has read the page from the URL and redirects one past the end;
+    # a refused post's page (the form's action carries cpage) shows the nearest page.
+    params = context.get("comment_page_params")
+    exact = params is not None
+    if params is None:
+        params = threads.PageParams.from_query(request.GET)
     page = threads.render_page(
-        article,
-        page=request.GET.get("cpage", 1),
-        sort=request.GET.get("csort"),
-        viewer=viewer,
+        article, page=params.number, sort=params.sort, viewer=viewer, exact=exact
     )
     form = context.get("comment_form")
     csrf_token = context.get("csrf_token")
@@ -84,10 +88,15 @@ def comments_section(context, article):
     reply_to = _reply_target(request, article, form)
     if reply_to is not None and not form.is_bound:
         form.initial["parent"] = reply_to.pk
+    article_url = article.get_absolute_url()  # once, not once per link
+    page_query = f"?{page.query}" if page.query else ""
     return {
         "request": request,
         "article": article,
-        "article_url": article.get_absolute_url(),  # once, not once per link
+        "article_url": article_url,
+        # The comments page shown, kept by the form (a refused post shows it again).
+        "page_url": f"{article_url}{page_query}",
+        "post_url": f"{reverse('comments:post', args=[article.slug])}{page_query}",
         "page": page,
         "heading": responses_heading(page.comment_count, article.title),
         # Built from escaped parts in comments.rendering; spliced in as bytes at the end.

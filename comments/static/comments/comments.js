@@ -11,8 +11,24 @@
     var respond = document.getElementById("respond");
     var form = document.getElementById("comment-form");
     if (respond && form) { enhanceReplies(respond, form); }
+    if (form) { showFormErrors(form); }
     enhanceToggles();
   });
+
+  /* A refused post (empty body, duplicate, too soon, expired form): the answer opens at
+     the error summary (the form action's #comment-form-errors does that without
+     JavaScript too). Focus it, and put the article's address in the location bar so
+     that a reload shows the page again instead of re-sending the form. */
+  function showFormErrors(form) {
+    var errors = document.getElementById("comment-form-errors");
+    if (!errors) { return; }
+    if (document.activeElement !== errors) { errors.focus(); }
+    var pageUrl = form.getAttribute("data-page-url");
+    if (pageUrl && window.history && window.history.replaceState &&
+        window.location.pathname !== pageUrl.split("?")[0]) {
+      window.history.replaceState(null, "", pageUrl + "#respond");
+    }
+  }
 
   function enhanceReplies(respond, form) {
     var placeholder = document.createComment("respond");
@@ -55,7 +71,13 @@
       var back = replyId && document.querySelector("#comment-" + replyId + " .comment-reply-link");
       (back || body).focus();
       if (window.history && window.location.search.indexOf("replyto=") !== -1) {
-        window.history.replaceState(null, "", window.location.pathname + "#respond");
+        // Drop replyto only: the comments page and sort (cpage, csort) stay.
+        var query = window.location.search.slice(1).split("&").filter(function (pair) {
+          return pair.split("=")[0] !== "replyto";
+        }).join("&");
+        window.history.replaceState(
+          null, "", window.location.pathname + (query ? "?" + query : "") + "#respond"
+        );
       }
     });
   }
