@@ -7,6 +7,7 @@ an admin ``LogEntry`` for the History page. Nothing here deletes comments in bul
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
@@ -22,6 +23,7 @@ from comments.locking import lock_new_tree, lock_tree
 from comments.models import Comment, CommentReport
 
 Status = Comment.Status
+REPORTS_SHOWN = 200  # on a comment's page, newest first
 
 # (action name, moderation function, target status, button label, past-tense message)
 MODERATION_ACTIONS = {
@@ -62,6 +64,43 @@ def status_badge(status, label=None):
 
 def comment_admin_url(pk):
     return reverse("admin:comments_comment_change", args=[pk])
+
+
+def reason_label(reason):
+    if not reason:
+        return _("no reason given")
+    return CommentReport.Reason(reason).label
+
+
+def reports_summary(counts):
+    """The queue's summary of a comment's reports, e.g. "3 reports, 1 counted: Spam ×2,
+    Illegal content", from ``{reason: (reports, counted)}``."""
+    total = sum(reports for reports, _counted in counts.values())
+    counted = sum(counted for _reports, counted in counts.values())
+    heading = ngettext("%(count)d report", "%(count)d reports", total) % {"count": total}
+    if counted != total:
+        heading += _(", %(counted)d counted") % {"counted": counted}
+    reasons = ", ".join(
+        str(reason_label(reason)) + (f" ×{reports}" if reports > 1 else "")
+        for reason, (reports, _counted) in sorted(
+            counts.items(), key=lambda item: (-item[1][0], item[0])
+        )
+    )
+    return f"{heading}: {reasons}"
+
+
+class QueueChangeList(ChangeList):
+    """The queue's page of comments, each reported one with its reports' reasons
+    (one grouped query for the whole page, none per row)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        rows = list(self.result_list)  # fills the queryset's cache; the page reuses it
+        reported = [comment.pk for comment in rows if comment.report_count]
+        summaries = CommentReport.objects.summaries_by_comment(reported) if reported else {}
+        for comment in rows:
+            counts = summaries.get(comment.pk)
+            comment.reports_summary = reports_summary(counts) if counts else None
 
 
 # --- filters -----------------------------------------------------------------------
@@ -156,7 +195,7 @@ class CommentAdmin(admin.ModelAdmin):
         "thread_context",
         "depth",
         "status_badge",
-        "report_count",
+        "report_summary",
         "created_at",
         "ip_address",
     ]
@@ -184,6 +223,7 @@ class CommentAdmin(admin.ModelAdmin):
         "revisions_list",
         "moderation_history",
         "report_count",
+        "reports_list",
         "created_at",
         "edited_at",
         "ip_address",
@@ -198,6 +238,7 @@ class CommentAdmin(admin.ModelAdmin):
             {"fields": ["status_badge", "moderation_reason", "moderated_by", "moderated_at"]},
         ),
         (_("In context"), {"fields": ["article_link", "thread"]}),
+        (_("Reader reports"), {"fields": ["reports_list"]}),
         (
             _("Comment"),
             {"fields": ["author_name", "author_email", "author_url", "body", "parent"]},
@@ -280,6 +321,14 @@ class CommentAdmin(admin.ModelAdmin):
             obj.moderation_reason,
         )
 
+    @admin.display(description=_("reports"), ordering="report_count")
+    def report_summary(self, obj):
+        """How many reports, with their reasons ("3 reports: Spam ×2, Illegal content")."""
+        return getattr(obj, "reports_summary", None) or obj.report_count
+
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
     # --- the change page, read-only context ----------------------------------------
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("article", "parent")
@@ -334,6 +383,43 @@ class CommentAdmin(admin.ModelAdmin):
         return format_html(
             '<ul class="comment-thread-context">{}</ul>',
             format_html_join("", "{}", ((line,) for line in lines)),
+        )
+
+    @admin.display(description=_("reader reports"))
+    def reports_list(self, obj):
+        """Each report, newest first: when, reason and explanation, whether it counted,
+        the reporter's network and (staff only: this is the admin) email."""
+        if obj.pk is None:
+            return "—"
+        reports = list(
+            obj.reports.select_related("user").order_by("-created_at", "-pk")[:REPORTS_SHOWN]
+        )
+        if not reports:
+            return _("No reader has reported this comment.")
+        items = []
+        for report in reports:
+            details = [
+                _("counted") if report.counted else _("not counted: same reader as an earlier one"),
+                report.network or _("unknown network"),
+            ]
+            if report.reporter_email:
+                details.append(report.reporter_email)
+            elif report.user is not None:
+                details.append(report.user.get_username())
+            items.append(
+                format_html(
+                    '<li class="comment-report"><time>{}</time> <strong>{}</strong> ({}){}</li>',
+                    report.created_at.strftime("%Y-%m-%d %H:%M"),
+                    reason_label(report.reason),
+                    "; ".join(str(detail) for detail in details),
+                    format_html("<blockquote>{}</blockquote>", report.explanation)
+                    if report.explanation
+                    else "",
+                )
+            )
+        return format_html(
+            '<ul class="comment-reports">{}</ul>',
+            format_html_join("", "{}", ((item,) for item in items)),
         )
 
     @admin.display(description=_("moderation history"))
@@ -495,13 +581,20 @@ class CommentAdmin(admin.ModelAdmin):
 
 @admin.register(CommentReport)
 class CommentReportAdmin(admin.ModelAdmin):
-    """Read-only: reports are counted on the comment; this is where they came from."""
+    """Read-only: every report, with its reason, and whether it counted towards the
+    threshold (one per reader since the last moderator decision)."""
 
-    list_display = ["comment", "created_at", "ip_address"]
+    list_display = ["comment", "reason", "explanation_excerpt", "counted", "created_at", "network"]
+    list_filter = ["reason", "counted"]
     list_select_related = ["comment"]
     raw_id_fields = ["comment"]
     show_full_result_count = False
     date_hierarchy = None
+
+    @admin.display(description=_("explanation"))
+    def explanation_excerpt(self, obj):
+        text = " ".join(obj.explanation.split())
+        return text if len(text) <= 80 else text[:79] + "…"
 
     def has_add_permission(self, request):
         return False

@@ -7,7 +7,14 @@ from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from comments.conf import conf
-from comments.models import MAX_BODY_LENGTH, MAX_NAME_LENGTH, Comment, http_url_validator
+from comments.models import (
+    MAX_BODY_LENGTH,
+    MAX_EXPLANATION_LENGTH,
+    MAX_NAME_LENGTH,
+    Comment,
+    CommentReport,
+    http_url_validator,
+)
 from comments.text import strip_control_characters
 
 TIMESTAMP_SALT = "comments.form-timestamp"
@@ -207,3 +214,60 @@ class CommentEditForm(forms.Form):
         if not body.strip():
             raise forms.ValidationError(_("Please write a comment."), code="required")
         return body.strip("\n")
+
+
+class ReportForm(forms.Form):
+    """A reader's report: a reason (an explanation too for illegal content) and, for a
+    reader who is not logged in, an optional email for the moderators."""
+
+    reason = forms.ChoiceField(
+        label=_("Why should a moderator look at this comment?"),
+        choices=CommentReport.Reason.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Please choose a reason."),
+            "invalid_choice": _("Please choose one of the reasons listed."),
+        },
+    )
+    explanation = CleanCharField(
+        label=_("Explanation"),
+        required=False,
+        max_length=MAX_EXPLANATION_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 45}),
+        help_text=_("Required for illegal content: say what is illegal about it."),
+    )
+    email = forms.EmailField(
+        label=_("Your email (optional)"),
+        required=False,
+        max_length=254,
+        help_text=_("Only moderators see it, in case they need to ask you about this report."),
+        error_messages={"invalid": _("Enter a valid email address, like name@example.com.")},
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+        if user is not None and user.is_authenticated:
+            del self.fields["email"]  # the account is who they are
+
+    def clean_explanation(self):
+        return self.cleaned_data["explanation"].strip()
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if (
+            cleaned_data.get("reason") == CommentReport.Reason.ILLEGAL
+            and not cleaned_data.get("explanation")
+            and "explanation" not in self.errors
+        ):
+            self.add_error(
+                "explanation",
+                forms.ValidationError(
+                    _("Please explain what is illegal about this comment."),
+                    code="explanation_required",
+                ),
+            )
+        return cleaned_data

@@ -13,6 +13,7 @@ from comments.text import render_comment_body
 
 MAX_BODY_LENGTH = 5000
 MAX_NAME_LENGTH = 100
+MAX_EXPLANATION_LENGTH = 2000
 
 http_url_validator = URLValidator(schemes=["http", "https"])
 
@@ -208,15 +209,96 @@ class CommentRevision(models.Model):
         return f"Revision of comment {self.comment_id} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class CommentReportQuerySet(models.QuerySet):
+    def counted(self):
+        """Reports that counted towards the threshold (one per reader)."""
+        return self.filter(counted=True)
+
+    def since_last_decision(self, comment):
+        """``comment``'s reports made after a moderator last decided on it (all of them
+        when no moderator has: the site sending it back by itself is no decision)."""
+        reports = self.filter(comment=comment)
+        if comment.moderated_by_id is not None and comment.moderated_at is not None:
+            reports = reports.filter(created_at__gt=comment.moderated_at)
+        return reports
+
+    def summaries_by_comment(self, comment_ids):
+        """``{comment id: {reason: (reports, counted reports)}}`` in one grouped query."""
+        rows = (
+            self.filter(comment_id__in=comment_ids)
+            .order_by()
+            .values_list("comment_id", "reason")
+            .annotate(
+                reports=models.Count("pk"),
+                counted_reports=models.Count("pk", filter=Q(counted=True)),
+            )
+        )
+        summaries = {}
+        for comment_id, reason, reports, counted in rows:
+            summaries.setdefault(comment_id, {})[reason] = (reports, counted)
+        return summaries
+
+
 class CommentReport(models.Model):
-    """A reader's report of a comment: one per browser session per comment."""
+    """A reader's report of a comment: one per browser session per comment.
+
+    Every report is kept. ``counted`` says whether it counted towards
+    ``COMMENTS_REPORT_THRESHOLD``: only the first one from each reader (session, IP
+    network, account or email) since the last moderator decision does; see
+    ``comments.reports``.
+    """
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", _("Spam")
+        ABUSE = "abuse", _("Abuse or harassment")
+        OFF_TOPIC = "off_topic", _("Off-topic")
+        PERSONAL_DATA = "personal_data", _("Personal data")
+        ILLEGAL = "illegal", _("Illegal content")
 
     comment = models.ForeignKey(
         Comment, verbose_name=_("comment"), on_delete=models.CASCADE, related_name="reports"
     )
+    reason = models.CharField(
+        _("reason"),
+        max_length=20,
+        choices=Reason.choices,
+        blank=True,
+        help_text=_("Empty for reports made before readers were asked for a reason."),
+    )
+    explanation = models.TextField(_("explanation"), max_length=MAX_EXPLANATION_LENGTH, blank=True)
     session_key = models.CharField(_("session"), max_length=64)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    network = models.CharField(
+        _("reporter network"),
+        max_length=43,
+        blank=True,
+        help_text=_("The IPv4 /24 or IPv6 /64 the report came from; one network counts once."),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reporter account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reporter_email = models.EmailField(
+        _("reporter email"),
+        max_length=254,
+        blank=True,
+        help_text=_("Optionally given by a reader who is not logged in; shown to staff only."),
+    )
+    counted = models.BooleanField(
+        _("counted"),
+        default=False,
+        help_text=_(
+            "Whether it counted towards the threshold: the first report from this reader "
+            "since the last moderator decision."
+        ),
+    )
     created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+
+    objects = CommentReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -225,8 +307,22 @@ class CommentReport(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["comment", "session_key"], name="report_once_per_session"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    reason__in=["", "spam", "abuse", "off_topic", "personal_data", "illegal"]
+                ),
+                name="report_reason_valid",
+            ),
         ]
 
     def __str__(self):
         return f"Report of comment {self.comment_id}"
+
+    def clean(self):
+        super().clean()
+        if self.reason == self.Reason.ILLEGAL and not self.explanation.strip():
+            raise ValidationError(
+                {"explanation": _("Please explain what is illegal about this comment.")},
+                code="explanation_required",
+            )

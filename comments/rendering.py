@@ -29,6 +29,10 @@ from django.utils.translation import ngettext
 from comments.text import http_url
 from comments.tree import AWAITING
 
+# One-time notices shown to a reader at their own comment (``threads.Viewer.notices``).
+NOTICE_UPDATED = "updated"  # their edit was saved and the comment keeps its status
+NOTICE_HELD = "held"  # their edit went to moderation (held; to them, spam looks held too)
+
 
 def _reply_count_label(count):
     return ngettext("%(count)d reply", "%(count)d replies", count) % {"count": count}
@@ -116,6 +120,7 @@ class ThreadRenderer:
         editable_ids=(),
         reported_ids=(),
         names=None,
+        notices=None,
         page_query="",
     ):
         self.article_url = escape(article_url)
@@ -124,6 +129,7 @@ class ThreadRenderer:
         self.editable_ids = set(editable_ids)
         self.reported_ids = set(reported_ids)
         self.names = names or {}
+        self.notices = notices or {}
         self.dates = _DateText()
         self.reply_counts = _ReplyCounts()
         self.escaped = _Escaped()
@@ -135,10 +141,8 @@ class ThreadRenderer:
             f'<a class="comment-reply-link" href="{self.article_url}?{page_params}replyto='
         )
         self.reply_to = f'{_("Reply")}<span class="visually-hidden"> {_("to")} '
-        self.report_form = (
-            ' <button type="submit" class="comment-report-button" form="comment-report-form" '
-            'formaction="'
-        )
+        # A link to the report page (GET, which stores nothing): works without JavaScript.
+        self.report_link = ' <a class="comment-report-button" rel="nofollow" href="'
         self.report_by = f'{_("Report")}<span class="visually-hidden"> {_("comment by")} '
         self.reported = _("Reported")
         self.edit = _("Edit")
@@ -148,9 +152,18 @@ class ThreadRenderer:
             '<p class="comment-awaiting-moderation" role="status">'
             f"{_('Your comment is awaiting moderation.')}</p>"
         )
+        self.notice_texts = {
+            NOTICE_UPDATED: _("Your comment was updated."),
+            NOTICE_HELD: _("Your edit is awaiting moderation."),
+        }
         self.placeholder = (
             f'<div class="comment-body"><p class="comment-removed">{_("This comment was removed.")}'
             "</p></div>"
+        )
+        # Back in the queue (readers' reports sent it there): not gone for good.
+        self.placeholder_pending = (
+            '<div class="comment-body"><p class="comment-awaiting-review">'
+            f"{_('This comment is awaiting review.')}</p></div>"
         )
         self.in_reply_to = _("in reply to")
         # The toggle's two labels; the "N replies" beside it already gives the count.
@@ -185,8 +198,7 @@ class ThreadRenderer:
             )
             if not self.personal:
                 actions = (
-                    f'{self.report_form}{prefix}{pk}/report/">{self.report_by}{name}'
-                    "</span></button>"
+                    f'{self.report_link}{prefix}{pk}/report/">{self.report_by}{name}</span></a>'
                 )
         if self.personal:
             actions = self.personal_actions_html(node)
@@ -197,12 +209,25 @@ class ThreadRenderer:
             f' <a class="comment-permalink" href="{prefix}{pk}/">'
             f'<time datetime="{created_iso}">{created_text}</time></a>'
             f"{self.edited if node.edited_at else ''}</header>"
-            f"{self.awaiting if pending and node.own else ''}"
+            f"{self.status_html(node, pending) if node.own else ''}"
             f'<div class="comment-content">{node.body_html}</div>'
             f'<footer class="comment-actions">{reply}'
             f"{self.reply_counts[node.reply_count] if node.reply_count else ''}{actions}"
             "</footer></article>"
         )
+
+    def status_html(self, node, pending):
+        """What the reader is told at their own comment: awaiting moderation, and a
+        one-time notice (after an edit); a held edit's notice says both."""
+        notice = self.notices.get(node.pk)
+        if notice is None:
+            return self.awaiting if pending else ""
+        held = notice == NOTICE_HELD
+        html = (
+            f'<p class="comment-notice{" comment-awaiting-moderation" if held else ""}" '
+            f'id="comment-notice-{node.pk}" role="status">{self.notice_texts[notice]}</p>'
+        )
+        return html if held or not pending else html + self.awaiting
 
     def report_button_html(self, pk, name, *, reported=False):
         if reported:
@@ -210,9 +235,7 @@ class ThreadRenderer:
                 f' <button type="button" class="comment-report-button" disabled>{self.reported}'
                 "</button>"
             )
-        return (
-            f'{self.report_form}{self.prefix}{pk}/report/">{self.report_by}{name}</span></button>'
-        )
+        return f'{self.report_link}{self.prefix}{pk}/report/">{self.report_by}{name}</span></a>'
 
     def personal_actions_html(self, node):
         pk = node.pk
@@ -238,6 +261,7 @@ class ThreadRenderer:
         """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
         comment_html = self.comment_html
         placeholder = self.placeholder
+        placeholder_pending = self.placeholder_pending
         hide_replies = self.hide_replies
         show_replies = self.show_replies
         out = ['<ol class="comment-list">']
@@ -257,7 +281,7 @@ class ThreadRenderer:
             pk = node.pk
             if not node.visible:  # shown, not visible: a placeholder keeping its replies
                 append(f'<li id="comment-{pk}" class="comment placeholder depth-{depth}">')
-                append(placeholder)
+                append(placeholder_pending if node.status == "pending" else placeholder)
             else:
                 pending = " pending" if node.own and node.status in AWAITING else ""
                 append(f'<li id="comment-{pk}" class="comment depth-{depth}{pending}">')
@@ -283,6 +307,7 @@ def render_thread(
     personal=False,
     editable_ids=(),
     reported_ids=(),
+    notices=None,
     page_query="",
 ):
     """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
@@ -293,5 +318,6 @@ def render_thread(
         editable_ids=editable_ids,
         reported_ids=reported_ids,
         names=names,
+        notices=notices,
         page_query=page_query,
     ).render(shown)

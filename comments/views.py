@@ -5,11 +5,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from articles.models import Article
 from comments import notifications, posting, rendering, reports, session, threads
-from comments.forms import CommentEditForm, CommentForm
+from comments.forms import CommentEditForm, CommentForm, ReportForm
 from comments.models import Comment
 from comments.rules import CommentRefused
 from site_config.http import client_ip
@@ -187,19 +187,38 @@ def withdraw(request, pk):
     return render(request, "comments/withdraw.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def report(request, pk):
+    """GET: the confirmation page, with the reasons to choose from (stores nothing);
+    POST: record the report and go back to the comment."""
     comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
     if not comment.is_public or not comment.article.is_public:
         raise Http404(_("No comment found."))
-    if not request.session.session_key:
-        request.session.save()
-    reports.report_comment(
-        comment, session_key=request.session.session_key, ip_address=client_ip(request)
-    )
-    session.remember_report(request, comment)
-    messages.success(request, _("Thank you. A moderator will look at this comment."))
-    return see_other(comment.article.get_absolute_url() + f"#comment-{comment.pk}")
+    form = ReportForm(request.POST if request.method == "POST" else None, user=request.user)
+    if form.is_bound and form.is_valid():
+        if not request.session.session_key:
+            request.session.save()
+        reports.report_comment(
+            comment,
+            session_key=request.session.session_key,
+            reason=form.cleaned_data["reason"],
+            explanation=form.cleaned_data["explanation"],
+            email=form.cleaned_data.get("email", ""),
+            user=request.user,
+            ip_address=client_ip(request),
+        )
+        session.remember_report(request, comment)
+        messages.success(request, _("Thank you. A moderator will look at this comment."))
+        page = threads.page_of_comment(comment)
+        query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
+        return see_other(f"{comment.article.get_absolute_url()}{query}#comment-{comment.pk}")
+    context = {
+        "comment": comment,
+        "article": comment.article,
+        "form": form,
+        "already_reported": session.has_reported(request, comment),
+    }
+    return render(request, "comments/report.html", context, status=400 if form.is_bound else 200)
 
 
 @csrf_exempt  # authenticated by the signed token; mail clients POST without a CSRF cookie

@@ -141,7 +141,7 @@ def test_columns_show_the_comment_in_its_context(admin_client_, comment_factory,
     badge = cells["status_badge"].find(".//span")
     assert "comment-status--pending" in badge.get("class")
     assert text(badge) == "Pending"
-    assert text(cells["report_count"]) == "2"
+    assert text(cells["report_summary"]) == "2"
     assert text(cells["ip_address"]) == "198.51.100.23"
     assert text(rows[root.pk]["thread_context"]) == "new thread"
     assert text(rows[root.pk]["depth"]) == "1"

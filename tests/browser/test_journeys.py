@@ -212,17 +212,25 @@ def test_moderator_approves_the_pending_comment_and_readers_see_it_in_place(
 
 
 def test_reported_comment_button_reads_reported(page, live_server, deep_article):
+    """Report opens a page asking for a reason (the confirmation); sending it goes back
+    to the comment, whose control then reads "Reported"."""
     target = deep_article.chain[0]
     page.goto(deep_article.get_absolute_url())
     report = comment_li(page, target.pk).locator("> .comment-body .comment-report-button")
     expect(report).to_have_text(re.compile(r"^Report"))
     report.click()
+    expect(page.locator("h1")).to_have_text("Report a comment")
+    page.get_by_role("button", name="Send report").click()
+    expect(page.locator("#id_reason_error")).to_have_text("Please choose a reason.")
+    assert target.reports.count() == 0
+    page.get_by_label("Abuse or harassment").check()
+    page.get_by_role("button", name="Send report").click()
     expect(page).to_have_url(re.compile(rf"#comment-{target.pk}$"))
     reported = comment_li(page, target.pk).locator("> .comment-body .comment-report-button")
     expect(reported).to_have_text("Reported")
     expect(reported).to_be_disabled()
     expect(page.locator("ul.messages")).to_contain_text("A moderator will look at this comment")
-    assert target.reports.count() == 1
+    assert list(target.reports.values_list("reason", flat=True)) == ["abuse"]
 
 
 @pytest.mark.parametrize("width", [1280, 375])

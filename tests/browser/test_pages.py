@@ -31,8 +31,8 @@ def page_url(kind, deep_article, closed_article):
 
 
 def secondary_pages(client, article, comment_data):
-    """Pages a reader meets less often: edit and withdraw their comment, unsubscribe, and
-    the admin login lockout."""
+    """Pages a reader meets less often: edit and withdraw their comment, report one,
+    unsubscribe, and the admin login lockout."""
     from comments.notifications import unsubscribe_token
 
     posted = client.post(reverse("comments:post", args=[article.slug]), comment_data())
@@ -42,6 +42,10 @@ def secondary_pages(client, article, comment_data):
         "edit": client.get(reverse("comments:edit", args=[own.pk])),
         "edit-errors": client.post(reverse("comments:edit", args=[own.pk]), {"body": ""}),
         "withdraw": client.get(reverse("comments:withdraw", args=[own.pk])),
+        "report": client.get(reverse("comments:report", args=[article.chain[0].pk])),
+        "report-errors": client.post(
+            reverse("comments:report", args=[article.chain[0].pk]), {"reason": "illegal"}
+        ),
         "unsubscribed": client.get(
             reverse("comments:unsubscribe", args=[unsubscribe_token(article.chain[0])])
         ),
@@ -50,7 +54,7 @@ def secondary_pages(client, article, comment_data):
         pages["lockout"] = client.post(
             reverse("admin:login"), {"username": "nobody", "password": f"wrong{attempt}"}
         )
-    expected = {"edit-errors": 400, "lockout": 429}
+    expected = {"edit-errors": 400, "report-errors": 400, "lockout": 429}
     for name, response in pages.items():
         assert response.status_code == expected.get(name, 200), name
     return {name: response.content.decode() for name, response in pages.items()}
