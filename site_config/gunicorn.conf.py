@@ -9,6 +9,8 @@ article page (the comment thread) comes from the shared cache.
 import multiprocessing
 import os
 
+import environ
+
 
 def _int(name, default):
     return int(os.environ.get(name, default))
@@ -35,7 +37,16 @@ errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
-# Behind a load balancer or reverse proxy on another host, list its address here so
-# X-Forwarded-Proto is trusted (Django also needs DJANGO_BEHIND_PROXY=1).
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Forwarded headers decide whether a request came over HTTPS (the HTTPS redirect, HSTS,
+# secure cookies), so they are trusted only behind a proxy, as Django trusts them: with
+# DJANGO_BEHIND_PROXY=1, X-Forwarded-Proto from the proxy's addresses (list a proxy on
+# another host in GUNICORN_FORWARDED_ALLOW_IPS). Otherwise no address and no header is
+# trusted: gunicorn's own defaults would take X-Forwarded-Proto, X-Forwarded-Ssl and
+# X-Forwarded-Protocol from 127.0.0.1, so any local client could claim HTTPS.
+if environ.Env().bool("DJANGO_BEHIND_PROXY", default=False):
+    forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+    secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+else:
+    forwarded_allow_ips = ""
+    secure_scheme_headers = {}
 proc_name = "threadpress"

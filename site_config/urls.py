@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
+from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.utils.functional import lazy
+from django.views.generic import RedirectView, TemplateView
 
 from articles.sitemaps import ArticleSitemap
 from site_config.health import healthz
@@ -17,6 +19,13 @@ urlpatterns = [
         sitemap,
         {"sitemaps": sitemaps},
         name="django.contrib.sitemaps.views.sitemap",
+    ),
+    # Browsers and feed readers ask for /favicon.ico whatever a page links. The static
+    # URL is looked up per request (hashed by collectstatic), so the redirect is temporary.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("favicon.ico"), permanent=False),
+        name="favicon",
     ),
     path(
         "robots.txt",
