@@ -7,6 +7,12 @@ from django.utils.translation import gettext_lazy as _
 from articles.models import Article
 
 
+def is_autocomplete(request):
+    """A request to the admin's ``autocomplete/`` view (select2 asking for articles)."""
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name == "autocomplete"
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
     list_display = [
@@ -31,7 +37,16 @@ class ArticleAdmin(admin.ModelAdmin):
         (_("Dates"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
+    def get_search_fields(self, request):
+        # The comment queue's "By article" autocomplete matches titles, not bodies.
+        if is_autocomplete(request):
+            return ["title"]
+        return super().get_search_fields(request)
+
     def get_queryset(self, request):
+        if is_autocomplete(request):
+            # Ids and titles only: the autocomplete shows titles, not comment counts.
+            return super().get_queryset(request).only("pk", "title", "published_at")
         return (
             super()
             .get_queryset(request)
@@ -46,7 +61,7 @@ class ArticleAdmin(admin.ModelAdmin):
         initial.setdefault("author", request.user.pk)
         return initial
 
-    @admin.display(description=_("approved comments"), ordering="approved_count")
+    @admin.display(description=_("approved"), ordering="approved_count")
     def approved_comments(self, obj):
         return obj.approved_count
 

@@ -5,19 +5,24 @@ buttons on the change page alike), so each one records who and when and leaves
 an admin ``LogEntry`` for the History page. Nothing here deletes comments in bulk.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from articles.models import Article
 from comments import moderation
 from comments.locking import lock_new_tree, lock_tree
 from comments.models import Comment, CommentReport
@@ -64,6 +69,25 @@ def status_badge(status, label=None):
 
 def comment_admin_url(pk):
     return reverse("admin:comments_comment_change", args=[pk])
+
+
+def preview_url(comment):
+    """The staff preview of ``comment``'s thread, scrolled to the comment."""
+    return reverse("admin:comments_comment_preview", args=[comment.pk]) + f"#comment-{comment.pk}"
+
+
+def may_preview(request):
+    """Whether the request's user may open the preview: the admin's own rule (active
+    staff, see ``AdminSite.has_permission``) and permission to view comments."""
+    return admin.site.has_permission(request) and admin.site.get_model_admin(
+        Comment
+    ).has_view_permission(request)
+
+
+def article_autocomplete(admin_site):
+    """The admin's autocomplete widget for ``Comment.article`` (select2, asking the
+    admin's ``autocomplete/`` view, which searches ``ArticleAdmin``)."""
+    return AutocompleteSelect(Comment._meta.get_field("article"), admin_site)
 
 
 def reason_label(reason):
@@ -146,13 +170,116 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.none()
 
 
-class ArticleFilter(admin.RelatedFieldListFilter):
-    """Articles by title, reading only ids and titles (not every article body)."""
+class ArticleFilter(admin.ListFilter):
+    """By article, however many there are: never a list of every article.
 
-    def field_choices(self, field, request, model_admin):
-        from articles.models import Article
+    With JavaScript, the admin's own autocomplete (select2 asking the admin's
+    ``autocomplete/`` view, which searches ``ArticleAdmin``) picks one article and
+    ``comments/admin-article-filter.js`` opens ``?article__id__exact=<id>``. Without
+    it, a GET form searches titles (``?article_q=``): the queue shows comments on
+    every matching article and the first few matches are offered as links.
+    """
 
-        return list(Article.objects.order_by("title").values_list("pk", "title"))
+    title = _("article")
+    template = "admin/comments/comment/article_filter.html"
+    # The parameter the article list's "N pending" links have always used.
+    parameter_name = "article__id__exact"
+    search_parameter = "article_q"
+    MATCHES_SHOWN = 10
+    SEARCH_MAX_LENGTH = 200
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        for name in self.expected_parameters():
+            if name in params:
+                self.used_parameters[name] = params.pop(name)[-1]
+        raw_id = self.used_parameters.get(self.parameter_name, "")
+        try:
+            self.article_id = int(raw_id) if raw_id != "" else None
+        except ValueError as error:
+            raise IncorrectLookupParameters(error) from error
+        search = self.used_parameters.get(self.search_parameter, "")
+        self.search = " ".join(search.split())[: self.SEARCH_MAX_LENGTH]
+        self.selected_title = None
+        if self.article_id is not None:
+            self.selected_title = (
+                Article.objects.filter(pk=self.article_id).values_list("title", flat=True).first()
+            )
+        article_admin = model_admin.admin_site.get_model_admin(Article)
+        # The autocomplete view answers only those who may view articles.
+        self.autocomplete = article_admin.has_view_permission(request)
+        self.widget = article_autocomplete(model_admin.admin_site)
+
+    def autocomplete_attrs(self):
+        """The select's attributes, as ``AutocompleteSelect`` writes them for a form."""
+        return self.widget.build_attrs(
+            {"id": "comments-article-filter", "class": "comments-article-select"},
+            {"data-width": "100%"},
+        )
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return [self.parameter_name, self.search_parameter]
+
+    def queryset(self, request, queryset):
+        if self.article_id is not None:
+            queryset = queryset.filter(article_id=self.article_id)
+        if self.search:
+            queryset = queryset.filter(article__title__icontains=self.search)
+        return queryset
+
+    def matches(self):
+        """The first articles whose title contains the searched text (no-JS fallback)."""
+        if not self.search:
+            return []
+        return list(
+            Article.objects.filter(title__icontains=self.search)
+            .order_by("-published_at", "-pk")
+            .values_list("pk", "title")[: self.MATCHES_SHOWN]
+        )
+
+    def choices(self, changelist):
+        # The template also needs the URL without this filter and the other parameters
+        # for the search form (a GET form replaces the whole query string).
+        self.reset_query = changelist.get_query_string(remove=self.expected_parameters())
+        self.kept_parameters = [
+            (name, value)
+            for name, values in changelist.filter_params.items()
+            if name not in self.expected_parameters()
+            for value in values
+        ]
+        yield {
+            "selected": self.article_id is None and not self.search,
+            "query_string": self.reset_query,
+            "display": _("All"),
+        }
+        if self.article_id is not None:
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: self.article_id}, remove=[self.search_parameter]
+                ),
+                "display": self.selected_title or _("(no such article)"),
+            }
+        if self.search:
+            yield {
+                "selected": self.article_id is None,
+                "query_string": changelist.get_query_string(
+                    {self.search_parameter: self.search}, remove=[self.parameter_name]
+                ),
+                "display": _("Title contains “%(text)s”") % {"text": self.search},
+            }
+            for pk, title in self.matches():
+                if pk != self.article_id:
+                    yield {
+                        "selected": False,
+                        "query_string": changelist.get_query_string(
+                            {self.parameter_name: pk}, remove=[self.search_parameter]
+                        ),
+                        "display": title,
+                    }
 
 
 class ReportedFilter(admin.SimpleListFilter):
@@ -202,12 +329,15 @@ class CommentAdmin(admin.ModelAdmin):
     list_display_links = ["excerpt"]
     list_filter = [
         StatusFilter,
-        ("article", ArticleFilter),
+        ArticleFilter,
         ("created_at", admin.DateFieldListFilter),
         ReportedFilter,
         IsReplyFilter,
     ]
     search_fields = ["author_name", "author_email", "ip_address", "body"]
+    # Not on the form (a comment stays on its article); it declares the autocomplete
+    # that the "By article" filter uses.
+    autocomplete_fields = ["article"]
     list_select_related = ["article", "parent"]
     list_per_page = 100
     # The paginator's count is enough; skip the second COUNT(*) over the whole table.
@@ -262,8 +392,22 @@ class CommentAdmin(admin.ModelAdmin):
     change_form_template = "admin/comments/comment/change_form.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    class Media:
-        css = {"all": ["comments/admin.css"]}
+    @property
+    def media(self):
+        # The "By article" filter's autocomplete and the script that follows it. The
+        # desk's stylesheet comes with every admin page (templates/admin/base_site.html).
+        return (
+            super().media
+            + article_autocomplete(self.admin_site).media
+            + forms.Media(js=["comments/admin-article-filter.js"])
+        )
+
+    def view_on_site(self, obj):
+        """Readers' permalink for a public comment; the staff preview for the others
+        (pending, spam, removed, or on an article readers can't see)."""
+        if obj.is_public and obj.article.is_public:
+            return obj.get_absolute_url()
+        return preview_url(obj)
 
     # --- permissions ---------------------------------------------------------
     def has_add_permission(self, request):
@@ -548,6 +692,11 @@ class CommentAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.moderate_view),
                 name="comments_comment_moderate",
             ),
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="comments_comment_preview",
+            ),
             *super().get_urls(),
         ]
 
@@ -577,6 +726,36 @@ class CommentAdmin(admin.ModelAdmin):
             else:
                 next_url = reverse("admin:comments_comment_changelist")
         return HttpResponseRedirect(next_url)
+
+    # --- the preview behind "View on site" -------------------------------------------
+    def preview_view(self, request, pk):
+        """The whole thread of comment ``pk``, every status shown and marked, the comment
+        highlighted: what "View on site" opens for a comment readers can't see.
+        Two queries (the comment with its article, then its thread), whatever the size."""
+        comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
+        if not self.has_view_permission(request, comment):
+            raise PermissionDenied
+        thread = list(
+            Comment.objects.filter(tree_id=comment.tree_id)
+            .order_by("lft")
+            .only(
+                "pk", "parent_id", "tree_id", "lft", "rght", "level", "status",
+                "author_name", "author_url", "body_html", "created_at", "edited_at",
+                "moderation_reason",
+            )
+        )  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Preview of a comment in its thread"),
+            "subtitle": str(comment),
+            "comment": comment,
+            "article": comment.article,
+            "thread": thread,
+            "change_url": comment_admin_url(comment.pk),
+            "changelist_url": reverse("admin:comments_comment_changelist"),
+        }
+        return TemplateResponse(request, "admin/comments/comment/preview.html", context)
 
 
 @admin.register(CommentReport)

@@ -123,6 +123,12 @@ def permalink(request, pk):
         comment.status != Comment.Status.REMOVED and session.owns(request, comment)
     )
     if not visible or not comment.article.is_public:
+        # The admin's "View on site" and moderators' links land here: staff who may
+        # view comments get the thread preview; everyone else, no hint it exists.
+        from comments.admin import may_preview, preview_url
+
+        if may_preview(request):
+            return redirect(preview_url(comment))
         raise Http404(_("No comment found."))
     page = threads.page_of_comment(comment)
     query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
