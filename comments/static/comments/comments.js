@@ -24,9 +24,18 @@
     if (!errors) { return; }
     if (document.activeElement !== errors) { errors.focus(); }
     var pageUrl = form.getAttribute("data-page-url");
-    if (pageUrl && window.history && window.history.replaceState &&
-        window.location.pathname !== pageUrl.split("?")[0]) {
+    if (!pageUrl || !window.history || !window.history.replaceState ||
+        window.location.pathname === pageUrl.split("?")[0]) { return; }
+    // After the load: until then Chromium keeps applying the address's fragment, and
+    // one that no longer names the summary would take the focus away from it.
+    function replaceAddress() {
       window.history.replaceState(null, "", pageUrl + "#respond");
+      if (document.activeElement !== errors) { errors.focus({ preventScroll: true }); }
+    }
+    if (document.readyState === "complete") {
+      replaceAddress();
+    } else {
+      window.addEventListener("load", replaceAddress);
     }
   }
 
