@@ -455,5 +455,13 @@ def page_of_comment(comment, *, sort=SORT_OLDEST, own_ids=()):
     return 1
 
 
+def comment_url(comment, *, sort=SORT_OLDEST, own_ids=()):
+    """``comment`` in its place: the article on the comments page that lists it (for the
+    public, or for the reader whose own comments are ``own_ids``), at its anchor."""
+    number = page_of_comment(comment, sort=sort, own_ids=own_ids)
+    page = PageParams(number=number, sort=sort)
+    return f"{page.url(comment.article.get_absolute_url())}#comment-{comment.pk}"
+
+
 def editable_until(comment):
     return comment.created_at + timedelta(minutes=conf.EDIT_MINUTES)

@@ -77,8 +77,7 @@ def post_comment(request, slug):
         return render_article_with_form(request, article, form, status=400)
     session.remember_own_comment(request, comment)
     sort = threads.PageParams.from_query(request.GET).sort  # the reader's chosen order
-    page = threads.PageParams(number=threads.page_of_comment(comment, sort=sort), sort=sort)
-    response = see_other(f"{page.url(article.get_absolute_url())}#comment-{comment.pk}")
+    response = see_other(threads.comment_url(comment, sort=sort))
     if form.cleaned_data.get("remember") and not request.user.is_authenticated:
         response.set_signed_cookie(
             REMEMBER_COOKIE,
@@ -130,9 +129,7 @@ def permalink(request, pk):
         if may_preview(request):
             return redirect(preview_url(comment))
         raise Http404(_("No comment found."))
-    page = threads.page_of_comment(comment)
-    query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
-    return redirect(f"{comment.article.get_absolute_url()}{query}#comment-{comment.pk}")
+    return redirect(threads.comment_url(comment))
 
 
 def _own_comment_or_404(request, pk):
@@ -144,10 +141,7 @@ def _own_comment_or_404(request, pk):
 
 def _own_comment_url(request, comment):
     """``comment`` in its place on the article page, as its poster sees the page."""
-    own_ids = session.own_comment_ids(request, comment.article)
-    page = threads.page_of_comment(comment, own_ids=own_ids)
-    query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
-    return f"{comment.article.get_absolute_url()}{query}#comment-{comment.pk}"
+    return threads.comment_url(comment, own_ids=session.own_comment_ids(request, comment.article))
 
 
 def edit(request, pk):
@@ -215,9 +209,7 @@ def report(request, pk):
         )
         session.remember_report(request, comment)
         messages.success(request, _("Thank you. A moderator will look at this comment."))
-        page = threads.page_of_comment(comment)
-        query = f"?{urlencode({'cpage': page})}" if page > 1 else ""
-        return see_other(f"{comment.article.get_absolute_url()}{query}#comment-{comment.pk}")
+        return see_other(threads.comment_url(comment))
     context = {
         "comment": comment,
         "article": comment.article,
