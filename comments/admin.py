@@ -467,8 +467,9 @@ class CommentAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("reports"), ordering="report_count")
     def report_summary(self, obj):
-        """How many reports, with their reasons ("3 reports: Spam ×2, Illegal content")."""
-        return getattr(obj, "reports_summary", None) or obj.report_count
+        """How many reports, with their reasons ("3 reports: Spam ×2, Illegal content");
+        the admin's empty mark when there are none, so reported rows stand out."""
+        return getattr(obj, "reports_summary", None) or obj.report_count or None
 
     def get_changelist(self, request, **kwargs):
         return QueueChangeList
