@@ -1,6 +1,7 @@
 """Comment bodies: plain text rendered escaped, paragraphs kept and bare URLs linked — the
 same HTML on the page, in the feeds and after `comments_check --repair`."""
 
+import html
 import re
 from io import StringIO
 from xml.etree import ElementTree
@@ -9,6 +10,7 @@ import html5lib
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.html import smart_urlquote
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -115,6 +117,33 @@ def test_a_scheme_alone_is_not_a_link():
     assert count_links("https:// and https://.") == 0
 
 
+def test_www_and_bare_names_are_linked_as_http_and_counted():
+    """Django's urlize links ``www.`` names and names ending in the seven original gTLDs."""
+    body = "See www.example.org. Or example.com/news!"
+    assert links(render_comment_body(body)) == [
+        ("http://www.example.org", "www.example.org"),
+        ("http://example.com/news", "example.com/news"),
+    ]
+    assert visible_text(render_comment_body(body)) == body
+    assert count_links(body) == 2
+
+
+def test_email_addresses_are_not_linked_or_counted():
+    """A mailto: link would put a reader's address one click (and one crawl) away."""
+    body = "Write to me@example.org, or mailto:me@example.org."
+    html_ = render_comment_body(body)
+    assert links(html_) == []
+    assert visible_text(html_) == body
+    assert count_links(body) == 0
+
+
+def test_punctuation_after_a_closing_bracket_is_kept():
+    """Django 5.2's urlize drops it ("(https://example.org/x)!" loses "!"); ours keeps it."""
+    for body in ("(https://example.org/x)!", "see (https://example.org/x)).", "[www.example.org]?"):
+        assert visible_text(render_comment_body(body)) == body
+        assert len(links(render_comment_body(body))) == 1
+
+
 def test_count_links_counts_what_is_linked_and_written_out_anchors_once():
     assert count_links('"https://a.example/" <https://b.example/>, https://c.example/.') == 3
     assert count_links('<a href="https://a.example/">a</a> and https://b.example/') == 2
@@ -131,29 +160,46 @@ def paragraph_rules(text):
 
 url_text = st.builds(
     lambda scheme, rest: scheme + rest,
-    st.sampled_from(["http://", "https://", "HTTPS://"]),
+    st.sampled_from(["http://", "https://", "HTTPS://", "www.", "WWW."]),
     st.text(alphabet="ab.-_~/?=&#%()[]{};:!,'\"<>`", max_size=20),
 )
 body_text = st.lists(
-    st.one_of(st.text(max_size=20), url_text, st.sampled_from(["\n", "\n\n", " ", "&", '"'])),
+    st.one_of(
+        st.text(max_size=20),
+        url_text,
+        st.sampled_from(["\n", "\n\n", " ", "&", '"', "me@example.org", "example.com"]),
+    ),
     max_size=12,
 ).map(lambda parts: strip_control_characters("".join(parts)))
+
+
+def address(link_text):
+    """Where a link whose text is ``link_text`` must go: the text as written (``http://``
+    added to a ``www.`` or bare name), entities read as characters, percent-encoded the way
+    Django's ``urlize`` does (``smart_urlquote``)."""
+    url = html.unescape(link_text)
+    if not url.lower().startswith(("http://", "https://")):
+        url = "http://" + url
+    return smart_urlquote(url)
 
 
 @settings(max_examples=300, deadline=None)
 @given(body_text)
 @example('"https://example.org/" is down')
 @example("<https://example.org/>")
+@example("(https://example.org/x)!")
 def test_rendered_text_is_the_original_and_every_link_comes_from_it(body):
-    html = render_comment_body(body)
-    assert visible_text(html) == paragraph_rules(body)
-    for href, text in links(html):
-        assert href == text and href in body
+    html_ = render_comment_body(body)
+    assert visible_text(html_) == paragraph_rules(body)
+    for href, text in links(html_):
+        assert text in body
+        assert href == address(text)
         assert href.lower().startswith(("http://", "https://"))
         assert not set(href) & set(" \t\n<>\"'`")
-        assert href[-1] not in ".,;:!?"
+        # Trailing punctuation stays outside a link (a ";" only as the end of an entity).
+        assert text[-1] not in ".,:!?" and (text[-1] != ";" or re.search(r"&#?\w+;$", text))
     if not re.search(r"<a\s", body, re.IGNORECASE):  # written-out anchors count, unlinked
-        assert count_links(body) == len(links(html))
+        assert count_links(body) == len(links(html_))
 
 
 # --- where bodies are shown: the page and the feeds ----------------------------------------
