@@ -37,10 +37,11 @@ class TimestampField(forms.CharField):
         """A re-displayed form keeps the posted time while it is good, so the "too fast"
         rule still counts from when the reader first saw the form; an expired, missing
         or forged one is replaced by ``initial`` (see ``CommentForm.__init__``)."""
-        age = timestamp_age(data)
-        if age is None or age > conf.FORM_MAX_AGE_SECONDS:
+        try:
+            age = timestamp_age(data)
+        except signing.SignatureExpired:
             return initial
-        return data
+        return initial if age is None else data
 
 
 class CommentForm(forms.Form):
@@ -163,21 +164,26 @@ class CommentForm(forms.Form):
         a bot (a still-good time is re-displayed as posted: ``TimestampField``).
         """
         now = time.time()
-        if not self.is_bound or timestamp_age(self.data.get(self.add_prefix("timestamp"))) is None:
-            return now  # new, or the posted time is missing or forged: no time credited
+        if not self.is_bound:
+            return now
+        try:
+            if timestamp_age(self.data.get(self.add_prefix("timestamp"))) is None:
+                return now  # the posted time is missing or forged: no time credited
+        except signing.SignatureExpired:
+            pass
         return now - conf.MIN_SUBMIT_SECONDS
 
     def clean_timestamp(self):
         """Seconds since the form was rendered (None when missing or tampered with)."""
-        age = timestamp_age(self.cleaned_data.get("timestamp"))
-        if age is not None and age > conf.FORM_MAX_AGE_SECONDS:
+        try:
+            return timestamp_age(self.cleaned_data.get("timestamp"))
+        except signing.SignatureExpired:
             # A form-level error: the timestamp field is hidden, so an error attached
             # to it would never be shown to the reader.
             self.add_error(
                 None, forms.ValidationError(self.error_messages["expired"], code="expired")
             )
             return None
-        return age
 
     # --- what the rules need -------------------------------------------------
     @property
@@ -195,10 +201,25 @@ def sign_timestamp(at=None):
 
 
 def timestamp_age(token):
-    """Seconds since ``token`` (a ``sign_timestamp``) was signed; None when missing or forged."""
+    """Seconds since the time ``token`` (a ``sign_timestamp``) carries; None when missing
+    or forged.
+
+    Raises ``signing.SignatureExpired`` when the token was signed more than
+    ``COMMENTS_FORM_MAX_AGE_SECONDS`` ago (``signing.loads(max_age=…)``). The time it
+    carries, not the signature's, is what the "too fast" rule counts from: a form shown
+    again after it expired is signed now but dated back ``MIN_SUBMIT_SECONDS``.
+    """
     try:
-        return time.time() - float(signing.loads(token or "", salt=TIMESTAMP_SALT))
-    except (signing.BadSignature, TypeError, ValueError):
+        signed_time = signing.loads(
+            token or "", salt=TIMESTAMP_SALT, max_age=conf.FORM_MAX_AGE_SECONDS
+        )
+    except signing.SignatureExpired:
+        raise
+    except signing.BadSignature:
+        return None
+    try:
+        return time.time() - float(signed_time)
+    except (TypeError, ValueError):
         return None
 
 

@@ -77,9 +77,23 @@ def comment_factory(db):
     return CommentFactory
 
 
+class _SignedAt(signing.TimestampSigner):
+    """A signer whose signature carries the time ``at`` instead of now."""
+
+    def __init__(self, *, at, **kwargs):
+        super().__init__(**kwargs)
+        self.at = at
+
+    def timestamp(self):
+        return signing.b62_encode(int(self.at))
+
+
 def aged_timestamp(seconds=60):
-    """A form timestamp signed ``seconds`` ago (as if the reader took that long to type)."""
-    return signing.dumps(time.time() - seconds, salt=TIMESTAMP_SALT)
+    """A form timestamp signed ``seconds`` ago (as if the reader took that long to type):
+    both the time it carries and its signature's time, which ``signing.loads(max_age=…)``
+    checks."""
+    then = time.time() - seconds
+    return _SignedAt(at=then, salt=TIMESTAMP_SALT).sign_object(then)
 
 
 @pytest.fixture
