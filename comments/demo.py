@@ -258,7 +258,7 @@ def _seed_article(article, entries, author):
 
 
 @transaction.atomic
-def seed_discussions(*, authors):
+def seed_discussions():
     """Add demo threads to demo articles that have no comments yet."""
     total = 0
     plans = {

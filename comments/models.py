@@ -26,12 +26,6 @@ class CommentQuerySet(TreeQuerySet):
     def pending(self):
         return self.filter(status=Comment.Status.PENDING)
 
-    def for_article(self, article):
-        return self.filter(article=article)
-
-    def in_tree_order(self):
-        return self.order_by("tree_id", "lft")
-
 
 class CommentManager(TreeManager.from_queryset(CommentQuerySet)):
     pass

@@ -151,7 +151,6 @@ SCHEDULED = (
     "We will publish results as each district reports, with context from our reporters.",
 )
 
-DEEP_THREAD_ARTICLE = "coding-bootcamps-worth-it"
 CLOSED_ARTICLE = "municipal-wifi-experiment"
 
 
@@ -213,7 +212,7 @@ class Command(BaseCommand):
         )[1]
         from comments.demo import seed_discussions
 
-        comments_created = seed_discussions(authors=authors)
+        comments_created = seed_discussions()
         self.stdout.write(
             f"Demo content ready: {created} article(s) and {comments_created} comment(s) "
             f"created, {refreshed} article(s) re-rendered."
