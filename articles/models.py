@@ -150,7 +150,7 @@ class Article(models.Model):
         """Open for new comments: public, open per article, and not past the site-wide limit."""
         if not (self.comments_open and self.is_public):
             return False
-        days = settings.COMMENTS_CLOSE_AFTER_DAYS
+        days = getattr(settings, "COMMENTS_CLOSE_AFTER_DAYS", None)  # comments/conf.py: never
         return days is None or timezone.now() - self.published_at <= timedelta(days=days)
 
     @property

@@ -1,7 +1,9 @@
 """The comments app's settings, with their defaults, in one place.
 
-Each is documented in README.md ("Configuration"). Read them through ``conf``
-(``conf.MAX_DEPTH``) so tests can override the Django setting.
+Each is documented in README.md ("Configuration"; a test holds the two together).
+Read them through ``conf`` (``conf.MAX_DEPTH``) so tests can override the Django
+setting. ``site_config/settings.py`` sets one only when its environment variable is
+set (``from_environment``), so a default is written here and nowhere else.
 """
 
 from django.conf import settings
@@ -19,7 +21,6 @@ DEFAULTS = {
     "COMMENTS_DISALLOWED_KEYS": [],
     "COMMENTS_MODERATION_KEYS": [],
     "COMMENTS_FLOOD_SECONDS": 15,
-    "COMMENTS_TRUSTED_PROXY_COUNT": 0,
     "COMMENTS_REPORT_THRESHOLD": 3,
     "COMMENTS_SPAM_CHECKER": "",
     "COMMENTS_CACHE_SECONDS": 3600,
@@ -35,3 +36,27 @@ class _Conf:
 
 
 conf = _Conf()
+
+
+def from_environment(env):
+    """The ``COMMENTS_*`` settings the environment sets, read with ``env`` (a
+    django-environ ``Env``) as the type of their default: a flag for ``True``/``False``,
+    a whole number, a comma-separated list, text. A variable that is not set is left
+    out, so its default above applies. ``COMMENTS_CLOSE_AFTER_DAYS`` (default ``None``,
+    never) is a whole number; set empty, it is ``None`` again.
+    """
+    values = {}
+    for name, default in DEFAULTS.items():
+        if name not in env.ENVIRON:
+            continue
+        if isinstance(default, bool):
+            values[name] = env.bool(name)
+        elif isinstance(default, list):
+            values[name] = env.list(name)
+        elif isinstance(default, str):
+            values[name] = env.str(name)
+        elif default is None:
+            values[name] = env.int(name) if env.str(name).strip() else None
+        else:
+            values[name] = env.int(name)
+    return values

@@ -1,6 +1,8 @@
 """threadpress settings: one module, every value read from the environment.
 
-Every variable is documented with its default in README.md ("Configuration").
+Every variable is documented with its default in README.md ("Configuration"). The
+comments app's defaults live in comments/conf.py: a COMMENTS_* variable is read here
+only when it is set.
 Safe by default: debug is off unless DJANGO_DEBUG is set, and with debug off the
 site refuses to start without DJANGO_SECRET_KEY.
 """
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from comments.conf import from_environment as comments_from_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +51,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "articles",
     "comments",
+    "site_config",  # the site's own system checks
 ]
 
 MIDDLEWARE = [
@@ -158,6 +163,13 @@ AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "axes_lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "site_config.http.client_ip"
+# The client IP behind N reverse proxies, for login throttling and comments alike
+# (site_config/http.py holds the default, 0). COMMENTS_TRUSTED_PROXY_COUNT, the old
+# name, still works and is reported by `manage.py check` (threadpress.W001).
+if "DJANGO_TRUSTED_PROXY_COUNT" in env.ENVIRON:
+    TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT")
+if "COMMENTS_TRUSTED_PROXY_COUNT" in env.ENVIRON:
+    COMMENTS_TRUSTED_PROXY_COUNT = env.int("COMMENTS_TRUSTED_PROXY_COUNT")
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -237,25 +249,10 @@ SITE_NAME = env.str("SITE_NAME", default="threadpress")
 SITE_TAGLINE = env.str("SITE_TAGLINE", default="News, and the argument about it.")
 ARTICLES_PER_PAGE = env.int("ARTICLES_PER_PAGE", default=10)
 
-# --- Comments (defaults documented in README.md; read through comments/conf.py) ----
-COMMENTS_MAX_DEPTH = env.int("COMMENTS_MAX_DEPTH", default=6)
-COMMENTS_THREADS_PER_PAGE = env.int("COMMENTS_THREADS_PER_PAGE", default=50)
-COMMENTS_PER_PAGE = env.int("COMMENTS_PER_PAGE", default=250)
-COMMENTS_EDIT_MINUTES = env.int("COMMENTS_EDIT_MINUTES", default=15)
-COMMENTS_CLOSE_AFTER_DAYS = env.int("COMMENTS_CLOSE_AFTER_DAYS", default=None)
-COMMENTS_MIN_SUBMIT_SECONDS = env.int("COMMENTS_MIN_SUBMIT_SECONDS", default=2)
-COMMENTS_FORM_MAX_AGE_SECONDS = env.int("COMMENTS_FORM_MAX_AGE_SECONDS", default=7200)
-COMMENTS_MAX_LINKS = env.int("COMMENTS_MAX_LINKS", default=2)
-COMMENTS_REQUIRE_PREVIOUSLY_APPROVED = env.bool(
-    "COMMENTS_REQUIRE_PREVIOUSLY_APPROVED", default=True
-)
-COMMENTS_DISALLOWED_KEYS = env.list("COMMENTS_DISALLOWED_KEYS", default=[])
-COMMENTS_MODERATION_KEYS = env.list("COMMENTS_MODERATION_KEYS", default=[])
-COMMENTS_FLOOD_SECONDS = env.int("COMMENTS_FLOOD_SECONDS", default=15)
-COMMENTS_TRUSTED_PROXY_COUNT = env.int("COMMENTS_TRUSTED_PROXY_COUNT", default=0)
-COMMENTS_REPORT_THRESHOLD = env.int("COMMENTS_REPORT_THRESHOLD", default=3)
-COMMENTS_SPAM_CHECKER = env.str("COMMENTS_SPAM_CHECKER", default="")
-COMMENTS_CACHE_SECONDS = env.int("COMMENTS_CACHE_SECONDS", default=3600)
+# --- Comments ------------------------------------------------------------------
+# Each COMMENTS_* variable is set here only when the environment sets it; the defaults
+# live in comments/conf.py (documented in README.md), and nowhere else.
+globals().update(comments_from_environment(env))
 
 # SQLite cannot defer unique constraints; the tree constraints are enforced on PostgreSQL.
 SILENCED_SYSTEM_CHECKS = ["models.W038"]
