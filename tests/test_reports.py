@@ -383,7 +383,7 @@ def test_after_a_moderator_approves_it_takes_a_full_threshold_again(approved, su
 
 
 def test_report_records_the_trusted_client_ip_and_its_network(settings, approved):
-    settings.COMMENTS_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     FormClient().post(
         report_url(approved),
         {"reason": Reason.SPAM},

@@ -359,7 +359,7 @@ def test_spoofed_forwarded_for_is_ignored_without_trusted_proxies(article, comme
 
 
 def test_trusted_proxy_count_reads_the_proxy_appended_address(settings, article, comment_data):
-    settings.COMMENTS_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     post(
         article,
         comment_data(),
@@ -370,7 +370,7 @@ def test_trusted_proxy_count_reads_the_proxy_appended_address(settings, article,
 
 
 def test_spoofed_forwarded_for_does_not_escape_flood_control(settings, article, comment_data):
-    settings.COMMENTS_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     first = post(
         article,
         comment_data(body="One."),
@@ -389,7 +389,7 @@ def test_spoofed_forwarded_for_does_not_escape_flood_control(settings, article, 
 def test_spoofed_forwarded_for_does_not_dodge_a_disallowed_ip(
     settings, article, comment_data, regular
 ):
-    settings.COMMENTS_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     settings.COMMENTS_DISALLOWED_KEYS = ["203.0.113.50"]
     post(
         article,
