@@ -1,4 +1,5 @@
-"""The comment form: field rules, the honeypot and the signed render timestamp."""
+"""The reader's forms: the comment form (field rules, the honeypot and the signed render
+timestamp), the edit form and the report form."""
 
 import time
 

@@ -1,5 +1,6 @@
-"""Comment bodies: plain text rendered escaped, paragraphs kept and bare URLs linked — the
-same HTML on the page, in the feeds and after `comments_check --repair`."""
+"""Comment bodies: plain text rendered escaped, paragraphs kept and addresses linked (Django's
+urlize and linebreaks, see comments/text.py) — the same HTML on the page, in the feeds and
+after `comments_check --repair`."""
 
 import html
 import re
