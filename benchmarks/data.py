@@ -1,9 +1,11 @@
 """Fast, seeded data sets: trees computed in Python, rows written with ``bulk_create``.
 
 Inserting comments one at a time through django-mptt costs a tree shift per row;
-here every row arrives with its ``tree_id/lft/rght/level`` already computed, so
-100,000 comments take seconds. The resulting trees are exactly what mptt would
-have built by inserting each reply as the last child of its parent.
+here every row arrives with its ``tree_id/lft/rght/level`` already computed (by
+``comments.treewrites.number_trees``, the numbering the WordPress importer and
+``comments_check`` use), so 100,000 comments take seconds. The resulting trees are
+exactly what mptt would have built by inserting each reply as the last child of its
+parent.
 """
 
 import random
@@ -19,6 +21,7 @@ from tqdm import tqdm
 from articles.models import Article
 from comments.models import Comment
 from comments.text import render_comment_body
+from comments.treewrites import TreeIds, number_trees
 
 BODIES = [
     "I think the piece misses the point about funding entirely.",
@@ -75,32 +78,6 @@ def chain_parents(count):
     return [None] + list(range(count - 1))
 
 
-def nested_sets(parents, *, first_tree_id):
-    """``(tree_id, lft, rght, level)`` per comment, computed iteratively (no recursion)."""
-    children = [[] for _ in parents]
-    roots = []
-    for index, parent in enumerate(parents):
-        (roots if parent is None else children[parent]).append(index)
-    result = [None] * len(parents)
-    for offset, root in enumerate(roots):
-        tree_id = first_tree_id + offset
-        counter = 1
-        lft = {}
-        stack = [(root, 0, False)]
-        while stack:
-            index, level, done = stack.pop()
-            if done:
-                result[index] = (tree_id, lft[index], counter, level)
-                counter += 1
-                continue
-            lft[index] = counter
-            counter += 1
-            stack.append((index, level, True))
-            for child in reversed(children[index]):
-                stack.append((child, level + 1, False))
-    return result
-
-
 class Builder:
     """Writes articles and comment trees with precomputed ids and boundaries."""
 
@@ -110,7 +87,7 @@ class Builder:
             username="bench-author", defaults={"email": "author@example.org"}
         )[0]
         self.next_id = (Comment.objects.aggregate(m=Max("id"))["m"] or 0) + 1
-        self.next_tree_id = (Comment.objects.aggregate(m=Max("tree_id"))["m"] or 0) + 1
+        self.tree_ids = TreeIds()
         self.start = timezone.now() - timedelta(days=30)
         self.rows_written = 0
 
@@ -135,14 +112,12 @@ class Builder:
 
     def comments(self, article, parents):
         """Build the rows of one article's comments (not written yet)."""
-        boundaries = nested_sets(parents, first_tree_id=self.next_tree_id)
-        self.next_tree_id += sum(1 for parent in parents if parent is None)
+        numbers = number_trees(enumerate(parents), tree_id=self.tree_ids)
         base = self.next_id
         self.next_id += len(parents)
         rows = []
-        for index, (parent, (tree_id, lft, rght, level)) in enumerate(
-            zip(parents, boundaries, strict=True)
-        ):
+        for index, parent in enumerate(parents):
+            tree_id, lft, rght, level = numbers[index]
             body = index % len(BODIES)
             rows.append(
                 Comment(

@@ -13,7 +13,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -23,8 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from articles.models import Article
-from comments import moderation
-from comments.locking import lock_new_tree, lock_tree
+from comments import moderation, treewrites
 from comments.models import Comment, CommentReport
 
 Status = Comment.Status
@@ -313,6 +312,24 @@ class IsReplyFilter(admin.SimpleListFilter):
 
 
 # --- the comment admin ---------------------------------------------------------------
+class CommentAdminForm(forms.ModelForm):
+    def clean_parent(self):
+        """A move the tree can take: never under the comment itself or its replies
+        (``treewrites.move`` checks again under the locks)."""
+        parent = self.cleaned_data.get("parent")
+        comment = self.instance
+        if (
+            parent is not None
+            and comment.pk
+            and parent.is_descendant_of(comment, include_self=True)
+        ):
+            raise forms.ValidationError(
+                _("A comment can't be a reply to itself or to one of its replies."),
+                code="invalid_parent",
+            )
+        return parent
+
+
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
     list_display = [
@@ -390,6 +407,7 @@ class CommentAdmin(admin.ModelAdmin):
         (_("History"), {"fields": ["moderation_history", "revisions_list"]}),
     ]
     change_form_template = "admin/comments/comment/change_form.html"
+    form = CommentAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @property
@@ -625,14 +643,11 @@ class CommentAdmin(admin.ModelAdmin):
 
     # --- saving and deleting (tree writes take the tree locks) --------------------------
     def save_model(self, request, obj, form, change):
-        # The admin wraps this in a transaction; moving a comment changes lft/rght.
-        if "parent" in form.changed_data:
-            lock_tree(obj.tree_id)
-            if obj.parent_id is None:
-                lock_new_tree()
-            else:
-                lock_tree(obj.parent.tree_id)
-        super().save_model(request, obj, form, change)
+        if change and "parent" in form.changed_data:
+            # Moving a comment shifts two trees: django-mptt's move, under their locks.
+            treewrites.move(obj, parent=obj.parent)
+        else:
+            super().save_model(request, obj, form, change)
         moderation.bump_thread_version([obj.article_id])
 
     def delete_view(self, request, object_id, extra_context=None):
@@ -651,14 +666,11 @@ class CommentAdmin(admin.ModelAdmin):
         return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            lock_tree(obj.tree_id)
-            obj = Comment.objects.get(pk=obj.pk)  # current lft/rght under the lock
-            if obj.get_descendant_count():
-                raise PermissionDenied("A comment with replies cannot be deleted.")
-            article_id = obj.article_id
-            obj.delete()
-            moderation.bump_thread_version([article_id])
+        try:
+            treewrites.delete_leaf(obj)  # under the tree's lock
+        except treewrites.HasReplies as error:
+            raise PermissionDenied(str(error)) from error
+        moderation.bump_thread_version([obj.article_id])
 
     # --- actions -------------------------------------------------------------------
     def _run_action(self, request, queryset, name):

@@ -9,8 +9,9 @@ Every tree must hold, for its ``n`` nodes:
 * boundaries exactly those a depth-first walk of the parent links gives.
 
 The parent links are the truth: ``repair_trees()`` recomputes ``tree_id``, ``lft``,
-``rght`` and ``level`` from them and updates only the rows that differ, under the
-same locks as posting. A reply attached to a comment on another article, or a cycle
+``rght`` and ``level`` from them (``comments.treewrites.number_trees``, the numbering
+the importer and the benchmarks' builder use) and updates only the rows that differ,
+under the same locks as posting. A reply attached to a comment on another article, or a cycle
 of parents, cannot be repaired automatically and is reported as such.
 
 Bodies are checked too: ``body_html`` is derived from ``body`` on save, so rows
@@ -20,15 +21,13 @@ rendered by an older renderer (say, before a linking fix) keep the old markup un
 Used by ``manage.py comments_check`` and by tests (``check_trees()``).
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Max
 
-from comments.locking import lock_new_tree, lock_tree
 from comments.models import Comment
 from comments.text import render_comment_body
+from comments.treewrites import Numbers, lock_new_tree, lock_tree, number_trees, renumber
 
 MAX_MESSAGES = 10
 FIELDS = ("pk", "parent_id", "article_id", "tree_id", "lft", "rght", "level", "created_at")
@@ -79,43 +78,17 @@ def _load():
     return {row[0]: Node(*row) for row in rows.iterator(chunk_size=5000)}
 
 
-def _walk(root, tree_id, children):
-    """(tree_id, lft, rght, level) for every node under ``root``, from the parent links.
-
-    Siblings keep their current order where it is meaningful (same tree, by ``lft``),
-    then creation order.
-    """
-    home = root.tree_id
-    expected = {}
-    counter = 1
-    stack = [(root, 0, False)]
-    while stack:
-        node, level, closing = stack.pop()
-        if closing:
-            expected[node.pk] = (tree_id, expected[node.pk][1], counter, level)
-            counter += 1
-            continue
-        expected[node.pk] = (tree_id, counter, None, level)
-        counter += 1
-        stack.append((node, level, True))
-        kids = sorted(
-            children.get(node.pk, ()),
-            key=lambda n: (n.tree_id != home, n.lft, n.created_at, n.pk),
-        )
-        stack.extend((kid, level + 1, False) for kid in reversed(kids))
-    return expected
-
-
 def _analyse(nodes, *, fresh_tree_id):
-    """Compare every node with what its parent links say; return (report, changes)."""
-    children = defaultdict(list)
-    roots = []
-    for node in nodes.values():
-        if node.parent_id is None:
-            roots.append(node)
-        elif node.parent_id in nodes:
-            children[node.parent_id].append(node)
-    roots.sort(key=lambda n: (n.tree_id, n.created_at, n.pk))
+    """Compare every node with what its parent links say; return (report, changes).
+
+    The expected numbers are ``treewrites.number_trees()``'s: siblings keep their
+    current order where it is meaningful (same tree as their parent, by ``lft``), then
+    creation order; a root whose tree id an earlier root claimed gets a fresh one.
+    """
+    roots = sorted(
+        (node for node in nodes.values() if node.parent_id is None),
+        key=lambda n: (n.tree_id, n.created_at, n.pk),
+    )
 
     problems = {}
 
@@ -124,22 +97,32 @@ def _analyse(nodes, *, fresh_tree_id):
             problems[root.pk] = TreeProblem(tree_id=root.tree_id, root_id=root.pk)
         return problems[root.pk]
 
-    expected = {}
-    root_of = {}
-    claimed = {}
+    tree_ids = {}  # root pk -> the tree id it keeps or gets
+    claimed = {}  # tree id -> root
     next_id = fresh_tree_id
     for root in roots:
-        tree_id = root.tree_id
-        if tree_id in claimed:
-            problem(root).messages.append(f"tree id also used by root #{claimed[tree_id]}")
-            tree_id, next_id = next_id, next_id + 1
+        if root.tree_id in claimed:
+            problem(root).messages.append(f"tree id also used by root #{claimed[root.tree_id].pk}")
+            tree_ids[root.pk], next_id = next_id, next_id + 1
         else:
-            claimed[tree_id] = root.pk
-        walked = _walk(root, tree_id, children)
-        expected.update(walked)
-        root_of.update(dict.fromkeys(walked, root))
+            claimed[root.tree_id] = root
+            tree_ids[root.pk] = root.tree_id
+    root_by_tree = {tree_id: nodes[pk] for pk, tree_id in tree_ids.items()}
 
-    unreachable = [node for node in nodes.values() if node.pk not in root_of]
+    def sibling_order(node):
+        parent = nodes.get(node.parent_id)
+        home = parent.tree_id if parent is not None else node.tree_id
+        return (node.tree_id != home, node.lft, node.created_at, node.pk)
+
+    pairs = [(root.pk, None) for root in roots] + [
+        (node.pk, node.parent_id)
+        for node in sorted(
+            (node for node in nodes.values() if node.parent_id is not None), key=sibling_order
+        )
+    ]
+    expected = number_trees(pairs, tree_id=tree_ids.__getitem__)
+
+    unreachable = [node for node in nodes.values() if node.pk not in expected]
     if unreachable:
         orphan = TreeProblem(tree_id=unreachable[0].tree_id, root_id=None, repairable=False)
         orphan.messages.append(
@@ -151,7 +134,7 @@ def _analyse(nodes, *, fresh_tree_id):
     changed = {}
     for pk, want in expected.items():
         node = nodes[pk]
-        root = root_of[pk]
+        root = root_by_tree[want.tree_id]
         parent = nodes.get(node.parent_id)
         if parent is not None and parent.article_id != node.article_id:
             entry = problem(root)
@@ -167,7 +150,7 @@ def _analyse(nodes, *, fresh_tree_id):
             )
         have = (node.tree_id, node.lft, node.rght, node.level)
         if have != want:
-            changed[pk] = (have, want)
+            changed[pk] = (have, tuple(want))
             if have[1:] != want[1:]:
                 problem(root).messages.append(
                     f"comment #{pk} has lft/rght/level {have[1]}/{have[2]}/{have[3]}, "
@@ -190,21 +173,28 @@ def check_trees():
 
 def repair_trees():
     """Rebuild the broken trees from their parent links; return the report of what was
-    wrong, with ``report.changed`` mapping each updated comment to (old, new) values."""
+    wrong, with ``report.changed`` mapping each updated comment to (old, new) values.
+
+    The trees to rewrite are locked before the rows the new numbers come from are read:
+    read everything, lock the trees that need changes, read again, until no tree
+    needing a change is unlocked (twice, unless a tree broke meanwhile).
+    """
     with transaction.atomic():
-        lock_new_tree()
-        nodes = _load()
-        top = Comment.objects.aggregate(top=Max("tree_id"))["top"] or 0
-        report, changed = _analyse(nodes, fresh_tree_id=top + 1)
+        lock_new_tree()  # fresh tree ids for roots that share one
+        locked = set()
+        while True:
+            nodes = _load()
+            top = max((node.tree_id for node in nodes.values()), default=0)
+            report, changed = _analyse(nodes, fresh_tree_id=top + 1)
+            trees = {old[0] for old, _new in changed.values()}
+            if trees <= locked:
+                break
+            for tree_id in sorted(trees - locked):
+                lock_tree(tree_id)
+            locked |= trees
         if not report.problems:
             return report
-        for tree_id in sorted({old[0] for old, _new in changed.values()}):
-            lock_tree(tree_id)
-        objs = []
-        for pk, (_old, new) in changed.items():
-            tree_id, lft, rght, level = new
-            objs.append(Comment(pk=pk, tree_id=tree_id, lft=lft, rght=rght, level=level))
-        Comment.objects.bulk_update(objs, ["tree_id", "lft", "rght", "level"], batch_size=500)
+        renumber({pk: Numbers(*new) for pk, (_old, new) in changed.items()})
         article_ids = {nodes[pk].article_id for pk in changed}
         if article_ids:
             from comments.moderation import bump_thread_version

@@ -7,8 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from comments import moderation, rules
-from comments.locking import lock_new_tree, lock_tree, retry_write
+from comments import moderation, rules, treewrites
 from comments.models import Comment, CommentRevision
 from comments.threads import editable_until
 
@@ -57,7 +56,7 @@ def post_comment(*, article, form, request_meta, user=None):
         created_at=timezone.now(),
     )
     # Each attempt saves a fresh copy: a failed save leaves pk and tree fields behind.
-    return retry_write(
+    return treewrites.retry_write(
         lambda: _store_comment(_unsaved_copy(comment), parent=parent, article=article)
     )
 
@@ -70,30 +69,24 @@ def _unsaved_copy(comment):
 
 def _store_comment(comment, *, parent, article):
     """The locked, atomic insert (retried by ``retry_write`` when the database is locked)."""
-    with transaction.atomic():
-        if parent is None:
-            lock_new_tree()
-        else:
-            lock_tree(parent.tree_id)
-            # Re-read the parent under the lock: its rght may have moved since the form
-            # was validated, and it may no longer be public.
-            parent = Comment.objects.select_for_update().get(pk=parent.pk)
-            if not parent.is_public or parent.article_id != article.pk:
-                raise ValidationError(
-                    {"parent": "You can only reply to published comments."}, code="not_public"
-                )
-        comment.parent = parent
-        # The article and the parent (re-read under the lock) are known to exist, and the
-        # check constraints are the database's own: skip the queries that re-prove them.
+
+    def check(comment):
+        # Under the tree's lock, the parent just re-read: it may have stopped being
+        # public since the form was validated.
+        parent = comment.parent
+        if parent is not None and (not parent.is_public or parent.article_id != article.pk):
+            raise ValidationError(
+                {"parent": "You can only reply to published comments."}, code="not_public"
+            )
+        # The article and the parent are known to exist, and the check constraints are
+        # the database's own: skip the queries that re-prove them.
         comment.full_clean(
             exclude=["lft", "rght", "tree_id", "level", "article", "parent"],
             validate_constraints=False,
         )
-        if parent is not None:
-            # Make room under the parent just re-read under the lock: django-mptt need
-            # not read its boundaries a second time.
-            comment.insert_at(parent, position="last-child", refresh_target=False)
-        comment.save()
+
+    with transaction.atomic():
+        treewrites.insert(comment, parent=parent, validate=check)
         moderation.record_new_comment(comment)
     return comment
 
@@ -195,12 +188,10 @@ def edit_comment(comment, *, body):
         if verdict is not None and verdict.status == comment.status:
             comment.moderation_reason = verdict.reason  # still held: say why now
             fields.append("moderation_reason")
-        comment.save(update_fields=fields)
+        comment.save(update_fields=fields)  # a public comment's pages: comments.signals
         if stricter:
             moderation.set_status([comment], verdict.status, reason=verdict.reason)
             comment.refresh_from_db(fields=["status", "moderation_reason", "moderated_at"])
-        elif comment.is_public:
-            moderation.bump_thread_version([comment.article_id])
     return EditResult(comment, held=verdict is not None)
 
 

@@ -21,7 +21,7 @@ from django.db.models import Count
 
 from comments import posting
 from comments.forms import TIMESTAMP_SALT, CommentForm
-from comments.locking import is_transient, retry_write
+from comments.treewrites import is_transient, retry_write
 from comments.models import Comment
 from tests.factories import ArticleFactory, CommentFactory
 

@@ -1,71 +1,39 @@
 """Import one WXR file: authors → users, posts → articles, comments → comment trees.
 
-One transaction per file. Comment trees are computed in Python and written with
-``bulk_create`` (one insert per tree level, not one mptt insert per comment), so
-tens of thousands of comments take seconds. Every imported row carries an
-``import_key`` (site + WordPress id): importing the same file again updates rows
-in place, and only rows whose values differ count as updated (an undated post or
-comment keeps the date it got the first time). Comments already imported keep
-their place in their tree; new ones are added as the last replies of their parent,
-and the affected trees are renumbered.
+This module writes; ``comments.wxr.mapping`` says what WordPress's fields become.
+
+One transaction per file. Comment trees are numbered in Python and written with
+``bulk_create`` (``comments.treewrites.place_new_comments`` and ``bulk_insert``: one
+insert per tree level, not one mptt insert per comment), so tens of thousands of
+comments take seconds. Every imported row carries an ``import_key`` (site + WordPress
+id): importing the same file again updates rows in place, and only rows whose values
+differ count as updated (an undated post or comment keeps the date it got the first
+time). Comments already imported keep their place in their tree; new ones are added
+as the last replies of their parent, and the affected trees are renumbered.
 
 Statuses are set directly from the export: an import is a data migration, not a
 moderation decision, so it neither goes through ``comments.moderation`` actions
 nor notifies anyone. Nothing is ever deleted.
 """
 
-import functools
-import ipaddress
 import os
-import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from urllib.parse import unquote, urlsplit
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Max
 from django.utils import timezone
-from django.utils.text import slugify
 
 from articles.models import Article
-from comments.locking import lock_new_tree, lock_tree
-from comments.models import MAX_NAME_LENGTH, Comment
+from comments import treewrites
+from comments.models import Comment
 from comments.moderation import bump_thread_version
-from comments.text import http_url, render_comment_body
-from comments.wxr.markup import article_html, html_to_text
-from comments.wxr.parser import Author, WXRError, WXRReader, element_name
+from comments.text import render_comment_body
+from comments.wxr import mapping
+from comments.wxr.parser import Author, WXRError, WXRReader
 
 Status = Comment.Status
 
-WP_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-ZERO_DATES = {"", "0000-00-00 00:00:00", "0000-00-00"}
-# "Wed, 01 Jan 2020 09:00:00 +0000": a four-digit year after the month. WordPress writes
-# "Mon, 30 Nov -0001 00:00:00 +0000" for posts without a date, which the email module
-# would read as the year 2000.
-RFC2822_YEAR_RE = re.compile(r"^(?:\w+,\s*)?\d{1,2}\s+[A-Za-z]+\s+\d{4}\s")
-COMMENT_STATUSES = {
-    "1": Status.APPROVED,
-    "approve": Status.APPROVED,
-    "0": Status.PENDING,
-    "hold": Status.PENDING,
-    "spam": Status.SPAM,
-    "trash": Status.REMOVED,
-    "post-trashed": Status.REMOVED,
-}
-SKIPPED_POST_TYPES = {
-    "page": "pages",
-    "attachment": "attachments",
-    "nav_menu_item": "menu items",
-    "revision": "revisions",
-}
-SKIPPED_POST_STATUSES = {"trash": "trashed posts", "auto-draft": "auto-drafts"}
-UNTITLED = "(untitled)"
-SLUG_MAX_LENGTH = 200
 KEY_BATCH = 500
 FLUSH_SIZE = 5000  # new comments buffered across posts before they are inserted
 COMMENT_UPDATE_FIELDS = [
@@ -80,9 +48,6 @@ COMMENT_UPDATE_FIELDS = [
     "created_at",
 ]
 NOTES_SHOWN = 20
-# WordPress logins are letters, digits, space and _ . - @ (sanitize_user); some
-# exports carry stray characters around them (">login").
-LOGIN_JUNK_RE = re.compile(r"[^\w .@-]")
 
 
 @dataclass
@@ -136,9 +101,9 @@ def import_wxr(source, *, dry_run=False, with_pingbacks=False, time_zone=None, o
     """Import the WXR file ``source`` (a path or a binary file object) in one transaction.
 
     Raises ``WXRError`` (and writes nothing) when the file can't be parsed.
-    ``time_zone`` (a tzinfo; default: the current time zone) is used for dates
-    that only exist in the site's local time. ``on_progress(n)`` is called with
-    the number of bytes read after each chunk.
+    ``time_zone`` (a tzinfo; default: the current time zone) is used for dates that only
+    exist in the site's local time. ``on_progress(n)`` is called with the number of
+    bytes read after each chunk.
     """
     path = os.fspath(source) if isinstance(source, str | os.PathLike) else source
     report = ImportReport(path=str(getattr(source, "name", path)), dry_run=dry_run)
@@ -175,18 +140,6 @@ class _Entry:
     existing: Comment | None = None
 
 
-def site_key(channel):
-    """The site part of import keys: the blog's URL without scheme or trailing slash."""
-    for name in ("base_blog_url", "link", "base_site_url"):
-        url = (channel.get(name) or "").strip()
-        if url:
-            parts = urlsplit(url if "//" in url else f"//{url}")
-            site = (parts.netloc.lower().removeprefix("www.") + parts.path).rstrip("/")
-            if site:
-                return site[:150]
-    return ""
-
-
 class _Importer:
     def __init__(self, *, report, with_pingbacks, time_zone):
         self.report = report
@@ -194,10 +147,12 @@ class _Importer:
         self.time_zone = time_zone
         self.User = get_user_model()
         self.users = {}  # login → user
-        self.authors = {}  # login → wp:author fields
+        self.authors = {}  # login → mapping.AuthorRecord
         self.author_logins = {}  # WordPress user id → login
         self.site = None
-        self.next_tree_id = None
+        # New thread ids: the new-tree lock is taken at the first one and held until the
+        # file's transaction ends, so no one else allocates ids meanwhile.
+        self.tree_ids = treewrites.TreeIds()
         self.touched = set()
         self.seen_posts = set()
         self.seen_comments = set()
@@ -216,18 +171,17 @@ class _Importer:
             bump_thread_version(self.touched)
 
     def _author(self, record):
-        login = _clean_login(record.fields.get("author_login", ""))
-        if not login:
+        author = mapping.author_record(record)
+        if author is None:
             self.report.skipped["authors without a login"] += 1
             return
-        self.authors[login] = record.fields
-        wp_id = record.fields.get("author_id", "").strip()
-        if wp_id.isdigit():
-            self.author_logins[int(wp_id)] = login
-        self._user(login)
+        self.authors[author.login] = author
+        if author.wp_id is not None:
+            self.author_logins[author.wp_id] = author.login
+        self._user(author.login)
 
     def _user(self, login):
-        login = _clean_login(login) or "wordpress"
+        login = mapping.clean_login(login) or "wordpress"
         if login in self.users:
             return self.users[login]
         manager = self.User._default_manager
@@ -236,17 +190,12 @@ class _Importer:
             or manager.filter(username__iexact=login).order_by("pk").first()
         )
         if user is None:
-            fields = self.authors.get(login, {})
-            first = fields.get("author_first_name", "").strip()
-            last = fields.get("author_last_name", "").strip()
-            display = fields.get("author_display_name", "").strip()
-            if not (first or last) and display and display != login:
-                first = display  # so bylines show the name WordPress showed
+            author = self.authors.get(login)
             user = self.User(
                 username=login,
-                first_name=first[:150],
-                last_name=last[:150],
-                email=_valid_email(fields.get("author_email", "")),
+                first_name=author.first_name if author else "",
+                last_name=author.last_name if author else "",
+                email=author.email if author else "",
                 is_active=False,
             )
             user.set_unusable_password()
@@ -256,29 +205,22 @@ class _Importer:
         return user
 
     def _item(self, item, channel):
-        fields = item.fields
-        post_type = fields.get("post_type", "").strip() or "post"
-        post_status = fields.get("status", "").strip().lower()
-        reason = None
-        if post_type != "post":
-            reason = SKIPPED_POST_TYPES.get(post_type, f"items of type “{post_type}”")
-        elif post_status in SKIPPED_POST_STATUSES:
-            reason = SKIPPED_POST_STATUSES[post_status]
+        reason = mapping.skipped_item(item)
         if reason:
             self.report.skipped[reason] += 1
             if item.comments:
                 self.report.skipped["comments on skipped items"] += len(item.comments)
             return
         if self.site is None:
-            self.site = site_key(channel)
+            self.site = mapping.site_key(channel)
             if not self.site:
                 raise WXRError(
                     "the <channel> has no <link> or <wp:base_blog_url>: "
                     "can't tell which site the posts come from"
                 )
             self.report.site = self.site
-        post_id = _int(item, "post_id", what="<item>")
-        key = f"wxr:{self.site}:post:{post_id}"
+        post_id = mapping.read_post_id(item)
+        key = mapping.post_key(self.site, post_id)
         if key in self.seen_posts:
             self.report.skipped["posts repeated in the file"] += 1
             return
@@ -288,37 +230,26 @@ class _Importer:
 
     # --- articles --------------------------------------------------------------------
     def _article(self, item, post_id, key):
-        fields = item.fields
-        title = " ".join(html_to_text(fields.get("title", "")).split())[:200] or UNTITLED
-        status = (
-            Article.Status.PUBLISHED
-            if fields.get("status", "").strip().lower() in ("publish", "future")
-            else Article.Status.DRAFT
-        )
-        if fields.get("post_password", "").strip():
-            status = Article.Status.DRAFT
-            self.report.protected.append(f"post {post_id} “{title}”")
-        published_at = self._date(item, "post_date_gmt", "post_date") or _rfc2822(
-            fields.get("pubDate", "")
-        )
+        record = mapping.article_record(item, post_id=post_id, time_zone=self.time_zone)
+        if record.password_protected:
+            self.report.protected.append(f"post {post_id} “{record.title}”")
         values = {
-            "title": title,
-            "summary": html_to_text(fields.get("excerpt", "")),
+            "title": record.title,
+            "summary": record.summary,
             "body": "",
-            "body_html": article_html(fields.get("content", "")),
-            "status": status,
-            "published_at": published_at,
-            "comments_open": fields.get("comment_status", "open").strip().lower() != "closed",
-            "author_id": self._user(fields.get("creator", "")).pk,
+            "body_html": record.body_html,
+            "status": record.status,
+            "published_at": record.published_at,
+            "comments_open": record.comments_open,
+            "author_id": self._user(record.creator).pk,
         }
         article = Article.objects.filter(import_key=key).first()
-        if published_at is None:
+        if record.published_at is None:
             # An undated post (an unscheduled draft) is dated when first imported, once:
             # re-importing the same file changes nothing.
             values["published_at"] = timezone.now() if article is None else article.published_at
         if article is None:
-            article = Article(import_key=key, **values)
-            article.slug = self._unique_slug(fields.get("post_name", ""), title, post_id)
+            article = Article(import_key=key, slug=self._unique_slug(record.slug), **values)
             article.save()
             self.report.articles["created"] += 1
             self.touched.add(article.pk)
@@ -334,14 +265,12 @@ class _Importer:
             self.report.articles["unchanged"] += 1
         return article
 
-    def _unique_slug(self, post_name, title, post_id):
-        base = slugify(unquote(post_name.strip())) or slugify(title) or f"post-{post_id}"
-        base = base[:SLUG_MAX_LENGTH].strip("-") or f"post-{post_id}"
+    def _unique_slug(self, base):
         slug, number = base, 1
         while Article.objects.filter(slug=slug).exists():
             number += 1
             suffix = f"-{number}"
-            slug = base[: SLUG_MAX_LENGTH - len(suffix)] + suffix
+            slug = base[: mapping.SLUG_MAX_LENGTH - len(suffix)] + suffix
         return slug
 
     # --- comments --------------------------------------------------------------------
@@ -371,43 +300,31 @@ class _Importer:
             self.touched.add(article.pk)
 
     def _entry(self, record, article, post_id):
-        fields = record.fields
-        comment_type = fields.get("comment_type", "").strip().lower()
-        if comment_type in ("pingback", "trackback"):
-            if not self.with_pingbacks:
-                self.report.skipped[f"{comment_type}s"] += 1
-                return None
-        elif comment_type not in ("", "comment"):
-            self.report.skipped[f"comments of type “{comment_type}”"] += 1
+        reason = mapping.skipped_comment(record, with_pingbacks=self.with_pingbacks)
+        if reason:
+            self.report.skipped[reason] += 1
             return None
-        what = f"<wp:comment> of post {post_id}"
-        wp_id = _int(record, "comment_id", what=what)
-        key = f"wxr:{self.site}:comment:{wp_id}"
+        key = mapping.comment_key(self.site, mapping.read_comment_id(record, post_id=post_id))
         if key in self.seen_comments:
             self.report.skipped["comments repeated in the file"] += 1
             return None
         self.seen_comments.add(key)
-        parent_wp = _int(record, "comment_parent", what=what, default=0)
-        user_id = _int(record, "comment_user_id", what=what, default=0)
-        login = self.author_logins.get(user_id) if user_id else None
-        name = " ".join(html_to_text(fields.get("comment_author", "")).split())
-        body = html_to_text(fields.get("comment_content", ""))
+        fields = mapping.comment_record(record, post_id=post_id, time_zone=self.time_zone)
+        login = self.author_logins.get(fields.user_wp_id) if fields.user_wp_id else None
         values = {
             "article_id": article.pk,
-            "author_name": name[:MAX_NAME_LENGTH] or "Anonymous",
-            "author_email": _valid_email(fields.get("comment_author_email", "")),
-            "author_url": http_url(fields.get("comment_author_url", ""))[:500],
-            "ip_address": _valid_ip(fields.get("comment_author_IP", "")),
+            "author_name": fields.author_name,
+            "author_email": fields.author_email,
+            "author_url": fields.author_url,
+            "ip_address": fields.ip_address,
             "user_id": self._user(login).pk if login else None,
-            "body": body,
-            "body_html": render_comment_body(body),
-            "status": COMMENT_STATUSES.get(
-                fields.get("comment_approved", "").strip().lower(), Status.PENDING
-            ),
-            "created_at": self._date(record, "comment_date_gmt", "comment_date"),
+            "body": fields.body,
+            "body_html": render_comment_body(fields.body),
+            "status": fields.status,
+            "created_at": fields.created_at,
             "import_key": key,
         }
-        return _Entry(wp_id=wp_id, parent_wp=parent_wp, key=key, values=values)
+        return _Entry(wp_id=fields.wp_id, parent_wp=fields.parent_wp, key=key, values=values)
 
     def _match_existing(self, entries, article):
         by_key = {entry.key: entry for entry in entries}
@@ -461,168 +378,23 @@ class _Importer:
         return len(changed)
 
     def _create_new(self, entries):
-        """Number the new comments' trees, then insert them one tree level at a time."""
+        """Number the new comments (in date order, each the last reply of its parent:
+        an earlier comment of the file or one already imported), buffer them for
+        ``_flush``."""
         if not entries:
             return 0
-        children = defaultdict(list)  # id(parent comment) → new replies, in date order
-        roots, grafts = [], defaultdict(list)
         for entry in entries:
-            if entry.parent is None:
-                roots.append(entry.comment)
-            elif entry.parent.existing is not None:
-                grafts[entry.parent.existing.tree_id].append(entry)
-            else:
-                children[id(entry.parent.comment)].append(entry.comment)
             entry.comment.parent = (
                 None if entry.parent is None else entry.parent.existing or entry.parent.comment
             )
-        for root in roots:
-            _number_tree(root, self._new_tree_id(), 0, lambda node: children[id(node)])
-        for tree_id, tree_entries in grafts.items():
-            self._regraft(tree_id, tree_entries, children)
-        self.unsaved.extend(entry.comment for entry in entries)
+        new = [entry.comment for entry in entries]
+        treewrites.place_new_comments(new, tree_ids=self.tree_ids)
+        self.unsaved.extend(new)
         if len(self.unsaved) >= FLUSH_SIZE:
             self._flush()
         self.report.comments["created"] += len(entries)
         return len(entries)
 
     def _flush(self):
-        """Insert the buffered new comments, parents before replies (one level at a time)."""
-        by_level = defaultdict(list)
-        for comment in self.unsaved:
-            by_level[comment.level].append(comment)
-        for level in sorted(by_level):
-            Comment.objects.bulk_create(by_level[level], batch_size=KEY_BATCH)
+        treewrites.bulk_insert(self.unsaved, batch_size=KEY_BATCH)
         self.unsaved = []
-
-    def _regraft(self, tree_id, entries, children):
-        """Add new replies to an existing tree as last children; renumber the tree."""
-        lock_tree(tree_id)
-        nodes = list(
-            Comment.objects.filter(tree_id=tree_id)
-            .order_by("lft")
-            .only("pk", "parent_id", "tree_id", "lft", "rght", "level")
-        )
-        existing_children = defaultdict(list)
-        root = None
-        for node in nodes:
-            if node.parent_id is None:
-                root = node
-            else:
-                existing_children[node.parent_id].append(node)
-        for entry in entries:
-            existing_children[entry.parent.existing.pk].append(entry.comment)
-        before = {node.pk: (node.lft, node.rght) for node in nodes}
-
-        def replies(node):
-            if node.pk is None:
-                return children[id(node)]
-            return existing_children[node.pk]
-
-        last = _number_tree(root, tree_id, 0, replies)
-        moved = [node for node in nodes if before[node.pk] != (node.lft, node.rght)]
-        if not moved:
-            return
-        # Two steps, so no row ever takes a (tree_id, lft) another row still holds:
-        # the unique constraint is checked per row on SQLite.
-        offset = max(last, max(rght for _lft, rght in before.values())) + 1
-        pks = [node.pk for node in moved]
-        for start in range(0, len(pks), KEY_BATCH):
-            Comment.objects.filter(pk__in=pks[start : start + KEY_BATCH]).update(
-                lft=F("lft") + offset, rght=F("rght") + offset
-            )
-        Comment.objects.bulk_update(moved, ["lft", "rght"], batch_size=KEY_BATCH)
-
-    def _new_tree_id(self):
-        if self.next_tree_id is None:
-            # Held until the file's transaction ends: no one else allocates ids meanwhile.
-            lock_new_tree()
-            self.next_tree_id = (Comment.objects.aggregate(top=Max("tree_id"))["top"] or 0) + 1
-        tree_id = self.next_tree_id
-        self.next_tree_id += 1
-        return tree_id
-
-    # --- values ----------------------------------------------------------------------
-    def _date(self, record, gmt_name, local_name):
-        gmt = record.fields.get(gmt_name, "").strip()
-        if gmt not in ZERO_DATES:
-            return _parse_date(record, gmt_name, gmt).replace(tzinfo=UTC)
-        local = record.fields.get(local_name, "").strip()
-        if local not in ZERO_DATES:
-            return timezone.make_aware(_parse_date(record, local_name, local), self.time_zone)
-        return None
-
-
-def _number_tree(root, tree_id, level, replies):
-    """Give ``root``'s tree nested-set numbers in preorder; returns the last number used."""
-    counter = 0
-    stack = [(root, level, False)]
-    while stack:
-        node, depth, leaving = stack.pop()
-        counter += 1
-        if leaving:
-            node.rght = counter
-            continue
-        node.tree_id, node.level, node.lft = tree_id, depth, counter
-        stack.append((node, depth, True))
-        stack.extend((child, depth + 1, False) for child in reversed(replies(node)))
-    return counter
-
-
-def _parse_date(record, name, value):
-    try:
-        if len(value) != len(WP_DATE_FORMAT) + 2:
-            raise ValueError(value)
-        return datetime.fromisoformat(value)  # much faster than strptime
-    except ValueError:
-        raise WXRError(
-            f"line {record.line}: <{element_name(name)}> is {value!r}, "
-            "not a date (expected YYYY-MM-DD HH:MM:SS)"
-        ) from None
-
-
-def _rfc2822(value):
-    """A ``pubDate``; None for none and for WordPress's "no date" (year ``-0001``)."""
-    value = value.strip()
-    if not RFC2822_YEAR_RE.search(value):
-        return None
-    try:
-        date = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    # "-0000" (UTC, local zone unknown) gives a naive datetime, never equal to a stored one.
-    return date if date.tzinfo else date.replace(tzinfo=UTC)
-
-
-def _int(record, name, *, what, default=None):
-    value = record.fields.get(name, "").strip()
-    if not value and default is not None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise WXRError(
-            f"line {record.line}: <{element_name(name)}> of {what} is {value!r}, not a number"
-        ) from None
-
-
-def _clean_login(value):
-    return LOGIN_JUNK_RE.sub("", value or "").strip()[:150]
-
-
-@functools.lru_cache(maxsize=4096)
-def _valid_email(value):
-    value = (value or "").strip()
-    try:
-        validate_email(value)
-    except ValidationError:
-        return ""
-    return value[:254]
-
-
-@functools.lru_cache(maxsize=4096)
-def _valid_ip(value):
-    try:
-        return str(ipaddress.ip_address((value or "").strip()))
-    except ValueError:
-        return None

@@ -1,0 +1,290 @@
+"""WordPress's fields as threadpress's: WXR records read by ``comments.wxr.parser``
+become plain values for users, articles and comments (docs/import.md, "What maps to
+what"). Nothing here touches the database: ``comments.wxr.importer`` writes them.
+
+Raises ``WXRError`` (naming the line and the element) for ids and dates that can't
+be read.
+"""
+
+import functools
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.text import slugify
+
+from articles.models import Article
+from comments.models import MAX_NAME_LENGTH, Comment
+from comments.text import http_url
+from comments.wxr.markup import article_html, html_to_text
+from comments.wxr.parser import WXRError, element_name
+
+Status = Comment.Status
+
+WP_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+ZERO_DATES = {"", "0000-00-00 00:00:00", "0000-00-00"}
+# "Wed, 01 Jan 2020 09:00:00 +0000": a four-digit year after the month. WordPress writes
+# "Mon, 30 Nov -0001 00:00:00 +0000" for posts without a date, which the email module
+# would read as the year 2000.
+RFC2822_YEAR_RE = re.compile(r"^(?:\w+,\s*)?\d{1,2}\s+[A-Za-z]+\s+\d{4}\s")
+COMMENT_STATUSES = {
+    "1": Status.APPROVED,
+    "approve": Status.APPROVED,
+    "0": Status.PENDING,
+    "hold": Status.PENDING,
+    "spam": Status.SPAM,
+    "trash": Status.REMOVED,
+    "post-trashed": Status.REMOVED,
+}
+PUBLISHED_POST_STATUSES = ("publish", "future")
+SKIPPED_POST_TYPES = {
+    "page": "pages",
+    "attachment": "attachments",
+    "nav_menu_item": "menu items",
+    "revision": "revisions",
+}
+SKIPPED_POST_STATUSES = {"trash": "trashed posts", "auto-draft": "auto-drafts"}
+PINGBACK_TYPES = ("pingback", "trackback")
+UNTITLED = "(untitled)"
+ANONYMOUS = "Anonymous"
+SLUG_MAX_LENGTH = 200
+# WordPress logins are letters, digits, space and _ . - @ (sanitize_user); some
+# exports carry stray characters around them (">login").
+LOGIN_JUNK_RE = re.compile(r"[^\w .@-]")
+
+
+# --- the site and import keys --------------------------------------------------------
+def site_key(channel):
+    """The site part of import keys: the blog's URL without scheme or trailing slash."""
+    for name in ("base_blog_url", "link", "base_site_url"):
+        url = (channel.get(name) or "").strip()
+        if url:
+            parts = urlsplit(url if "//" in url else f"//{url}")
+            site = (parts.netloc.lower().removeprefix("www.") + parts.path).rstrip("/")
+            if site:
+                return site[:150]
+    return ""
+
+
+def post_key(site, post_id):
+    return f"wxr:{site}:post:{post_id}"
+
+
+def comment_key(site, comment_id):
+    return f"wxr:{site}:comment:{comment_id}"
+
+
+# --- authors -----------------------------------------------------------------------
+@dataclass(slots=True)
+class AuthorRecord:
+    login: str
+    wp_id: int | None
+    first_name: str
+    last_name: str
+    email: str
+
+
+def author_record(author):
+    """A ``<wp:author>``'s login and the fields of the user it becomes; None without a
+    login. When the export has no first or last name, the display name is the first
+    name, so bylines show the name WordPress showed."""
+    fields = author.fields
+    login = clean_login(fields.get("author_login", ""))
+    if not login:
+        return None
+    wp_id = fields.get("author_id", "").strip()
+    first = fields.get("author_first_name", "").strip()
+    last = fields.get("author_last_name", "").strip()
+    display = fields.get("author_display_name", "").strip()
+    if not (first or last) and display and display != login:
+        first = display
+    return AuthorRecord(
+        login=login,
+        wp_id=int(wp_id) if wp_id.isdigit() else None,
+        first_name=first[:150],
+        last_name=last[:150],
+        email=valid_email(fields.get("author_email", "")),
+    )
+
+
+def clean_login(value):
+    return LOGIN_JUNK_RE.sub("", value or "").strip()[:150]
+
+
+# --- posts → articles ------------------------------------------------------------------
+def skipped_item(item):
+    """Why an ``<item>`` is not imported ("pages", "trashed posts"…), or None."""
+    fields = item.fields
+    post_type = fields.get("post_type", "").strip() or "post"
+    if post_type != "post":
+        return SKIPPED_POST_TYPES.get(post_type, f"items of type “{post_type}”")
+    return SKIPPED_POST_STATUSES.get(fields.get("status", "").strip().lower())
+
+
+@dataclass(slots=True)
+class ArticleRecord:
+    post_id: int
+    title: str
+    summary: str
+    body_html: str
+    status: str
+    published_at: datetime | None  # None: the post has no date
+    comments_open: bool
+    creator: str  # the author's login
+    slug: str  # before it is made unique
+    password_protected: bool
+
+
+def read_post_id(item):
+    return _int(item, "post_id", what="<item>")
+
+
+def article_record(item, *, post_id, time_zone):
+    """Post ``post_id``'s article fields. A password-protected post becomes a draft
+    (threadpress has no protected articles): ``password_protected`` says so."""
+    fields = item.fields
+    title = " ".join(html_to_text(fields.get("title", "")).split())[:200] or UNTITLED
+    protected = bool(fields.get("post_password", "").strip())
+    published = fields.get("status", "").strip().lower() in PUBLISHED_POST_STATUSES
+    return ArticleRecord(
+        post_id=post_id,
+        title=title,
+        summary=html_to_text(fields.get("excerpt", "")),
+        body_html=article_html(fields.get("content", "")),
+        status=(Article.Status.PUBLISHED if published and not protected else Article.Status.DRAFT),
+        published_at=(
+            _date(item, "post_date_gmt", "post_date", time_zone)
+            or _rfc2822(fields.get("pubDate", ""))
+        ),
+        comments_open=fields.get("comment_status", "open").strip().lower() != "closed",
+        creator=fields.get("creator", ""),
+        slug=_slug(fields.get("post_name", ""), title, post_id),
+        password_protected=protected,
+    )
+
+
+def _slug(post_name, title, post_id):
+    base = slugify(unquote(post_name.strip())) or slugify(title) or f"post-{post_id}"
+    return base[:SLUG_MAX_LENGTH].strip("-") or f"post-{post_id}"
+
+
+# --- comments ------------------------------------------------------------------------
+def skipped_comment(comment, *, with_pingbacks):
+    """Why a ``<wp:comment>`` is not imported ("pingbacks", "comments of type …"), or None."""
+    kind = comment.fields.get("comment_type", "").strip().lower()
+    if kind in PINGBACK_TYPES:
+        return None if with_pingbacks else f"{kind}s"
+    if kind not in ("", "comment"):
+        return f"comments of type “{kind}”"
+    return None
+
+
+@dataclass(slots=True)
+class CommentRecord:
+    wp_id: int
+    parent_wp: int  # 0: not a reply
+    user_wp_id: int  # 0: not a WordPress user
+    author_name: str
+    author_email: str
+    author_url: str
+    ip_address: str | None
+    body: str
+    status: str
+    created_at: datetime | None  # None: the comment has no date
+
+
+def read_comment_id(comment, *, post_id):
+    return _int(comment, "comment_id", what=f"<wp:comment> of post {post_id}")
+
+
+def comment_record(comment, *, post_id, time_zone):
+    fields = comment.fields
+    what = f"<wp:comment> of post {post_id}"
+    name = " ".join(html_to_text(fields.get("comment_author", "")).split())
+    return CommentRecord(
+        wp_id=read_comment_id(comment, post_id=post_id),
+        parent_wp=_int(comment, "comment_parent", what=what, default=0),
+        user_wp_id=_int(comment, "comment_user_id", what=what, default=0),
+        author_name=name[:MAX_NAME_LENGTH] or ANONYMOUS,
+        author_email=valid_email(fields.get("comment_author_email", "")),
+        author_url=http_url(fields.get("comment_author_url", ""))[:500],
+        ip_address=valid_ip(fields.get("comment_author_IP", "")),
+        body=html_to_text(fields.get("comment_content", "")),
+        status=COMMENT_STATUSES.get(
+            fields.get("comment_approved", "").strip().lower(), Status.PENDING
+        ),
+        created_at=_date(comment, "comment_date_gmt", "comment_date", time_zone),
+    )
+
+
+# --- values ----------------------------------------------------------------------------
+def _date(record, gmt_name, local_name, time_zone):
+    """The GMT date, else the local one in ``time_zone``; None for WordPress's zero dates."""
+    gmt = record.fields.get(gmt_name, "").strip()
+    if gmt not in ZERO_DATES:
+        return _parse_date(record, gmt_name, gmt).replace(tzinfo=UTC)
+    local = record.fields.get(local_name, "").strip()
+    if local not in ZERO_DATES:
+        return timezone.make_aware(_parse_date(record, local_name, local), time_zone)
+    return None
+
+
+def _parse_date(record, name, value):
+    try:
+        if len(value) != len(WP_DATE_FORMAT) + 2:
+            raise ValueError(value)
+        return datetime.fromisoformat(value)  # much faster than strptime
+    except ValueError:
+        raise WXRError(
+            f"line {record.line}: <{element_name(name)}> is {value!r}, "
+            "not a date (expected YYYY-MM-DD HH:MM:SS)"
+        ) from None
+
+
+def _rfc2822(value):
+    """A ``pubDate``; None for none and for WordPress's "no date" (year ``-0001``)."""
+    value = value.strip()
+    if not RFC2822_YEAR_RE.search(value):
+        return None
+    try:
+        date = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    # "-0000" (UTC, local zone unknown) gives a naive datetime, never equal to a stored one.
+    return date if date.tzinfo else date.replace(tzinfo=UTC)
+
+
+def _int(record, name, *, what, default=None):
+    value = record.fields.get(name, "").strip()
+    if not value and default is not None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise WXRError(
+            f"line {record.line}: <{element_name(name)}> of {what} is {value!r}, not a number"
+        ) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def valid_email(value):
+    value = (value or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        return ""
+    return value[:254]
+
+
+@functools.lru_cache(maxsize=4096)
+def valid_ip(value):
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
