@@ -1,14 +1,83 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from articles.rendering import render_markdown
+
+
+def display_name(user):
+    """How a person is named on the site (bylines): full name, else username."""
+    return user.get_full_name() or user.get_username()
+
+
+def comments_open_now(*, comments_open, published_at, now=None):
+    """The comment window of a public article: open per article and, when
+    ``COMMENTS_CLOSE_AFTER_DAYS`` is set, not past that many days since publication."""
+    if not comments_open:
+        return False
+    days = getattr(settings, "COMMENTS_CLOSE_AFTER_DAYS", None)
+    return days is None or (now or timezone.now()) - published_at <= timedelta(days=days)
+
+
+class CacheVersion(NamedTuple):
+    """Everything a cached page of one article depends on, but the request's own parts.
+
+    ``version`` (the ``comments_version`` column) is bumped by every visible change of
+    the article, its comments or its author: ``comments.signals`` does it from the model
+    signals, so no write path has to remember. ``updated_at`` moves with every save of
+    the article. ``accepts_comments`` is computed now, so a comment window closing
+    changes the key without any write. ``key()`` adds the language and the release.
+    """
+
+    pk: int
+    version: int
+    updated_at: datetime
+    accepts_comments: bool
+
+    def key(self, kind, *parts):
+        """The cache key of this article's ``kind`` ("page", "thread"), with ``parts``
+        the caller read from the request, normalised (the comments page and sort, the
+        settings that shape it, the host). Every cache key of an article page is built
+        here and nowhere else."""
+        return ":".join(
+            str(part)
+            for part in (
+                kind,
+                settings.THREADPRESS_RELEASE,
+                self.pk,
+                self.version,
+                self.updated_at.timestamp(),
+                "open" if self.accepts_comments else "closed",
+                get_language(),
+                *parts,
+            )
+        )
+
+
+# Values other apps add to every article of a list (``annotate_lists``).
+_list_annotations = {}
+
+
+def annotate_lists(name, expression):
+    """Add ``name`` to every article of the site's lists: ``expression()`` returns the
+    annotation (the comments app registers ``comment_count`` this way, so the articles
+    app needs not know comments exist)."""
+    _list_annotations[name] = expression
+
+
+def _aware(value):
+    """A datetime read by a raw cursor (SQLite: naive UTC, or text), made aware."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
 
 
 class ArticleQuerySet(models.QuerySet):
@@ -17,8 +86,8 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(status=Article.Status.PUBLISHED, published_at__lte=timezone.now())
 
     def public_version(self, slug):
-        """What the anonymous page cache keys on, for the public article ``slug``:
-        ``(pk, comments_version, updated_at)`` or None (not public, or no such article).
+        """The ``CacheVersion`` of the public article ``slug``, or None (not public, or
+        no such article): what the anonymous page cache keys on.
 
         Asked on every anonymous article view, so it is one statement written out:
         through the ORM, building it cost fifteen times running it. The rule is
@@ -27,19 +96,38 @@ class ArticleQuerySet(models.QuerySet):
         connection = connections[self.db]
         quote = connection.ops.quote_name
         meta = Article._meta
-        pk, version, updated, slug_column, status, published_at = (
-            quote(meta.get_field(name).column)
-            for name in ("id", "comments_version", "updated_at", "slug", "status", "published_at")
+        names = ("id", "comments_version", "updated_at", "published_at", "comments_open")
+        columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+        slug_column, status, published_at = (
+            quote(meta.get_field(name).column) for name in ("slug", "status", "published_at")
         )
         sql = (
-            f"SELECT {pk}, {version}, {updated} FROM {quote(meta.db_table)} "
+            f"SELECT {columns} FROM {quote(meta.db_table)} "
             f"WHERE {slug_column} = %s AND {status} = %s AND {published_at} <= %s"
         )
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(sql, [slug, Article.Status.PUBLISHED, now])
+            cursor.execute(
+                sql,
+                [slug, Article.Status.PUBLISHED, connection.ops.adapt_datetimefield_value(now)],
+            )
             row = cursor.fetchone()
-        return None if row is None else (row[0], row[1], row[2].isoformat())
+        if row is None:
+            return None
+        pk, version, updated_at, published, comments_open = row
+        return CacheVersion(
+            pk,
+            version,
+            _aware(updated_at),
+            comments_open_now(
+                comments_open=bool(comments_open), published_at=_aware(published), now=now
+            ),
+        )
+
+    def bump_cache_version(self):
+        """Give these articles a new ``CacheVersion`` (see ``comments.signals.invalidate``,
+        which calls this for every visible change and tells the edge cache after commit)."""
+        return self.update(comments_version=F("comments_version") + 1)
 
     def visible_to(self, user):
         """Staff may preview drafts and scheduled articles; everyone else sees the public ones."""
@@ -47,30 +135,11 @@ class ArticleQuerySet(models.QuerySet):
             return self.all()
         return self.published()
 
-    def with_comment_count(self):
-        """Annotate ``comment_count``: approved comments, counted in the list query itself.
-
-        A correlated subquery is computed only for the rows a page returns, so the
-        cost stays flat however many comments the site holds.
-        """
-        from comments.models import Comment
-
-        approved = (
-            Comment.objects.approved()
-            .filter(article=OuterRef("pk"))
-            .order_by()
-            .values("article")
-            .annotate(n=Count("*"))  # not a column: PostgreSQL counts from the index alone
-            .values("n")
-        )
-        return self.annotate(comment_count=Coalesce(Subquery(approved), 0))
-
-    def with_pending_count(self):
-        from comments.models import Comment
-
-        return self.annotate(
-            pending_count=Count("comments", filter=Q(comments__status=Comment.Status.PENDING))
-        )
+    def for_lists(self):
+        """Public articles as the site lists them: with their author, and the values
+        other apps add with ``annotate_lists`` (a comment count), in the list query."""
+        annotations = {name: expression() for name, expression in _list_annotations.items()}
+        return self.published().select_related("author").annotate(**annotations)
 
 
 class Article(models.Model):
@@ -101,6 +170,8 @@ class Article(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     comments_open = models.BooleanField(_("comments open"), default=True)
+    # The version in ``CacheVersion``: bumped by ``comments.signals.invalidate`` on every
+    # visible change of the article, its comments or its author's name.
     comments_version = models.PositiveIntegerField(
         _("comments version"),
         default=0,
@@ -148,11 +219,15 @@ class Article(models.Model):
     @property
     def accepts_comments(self):
         """Open for new comments: public, open per article, and not past the site-wide limit."""
-        if not (self.comments_open and self.is_public):
-            return False
-        days = getattr(settings, "COMMENTS_CLOSE_AFTER_DAYS", None)  # comments/conf.py: never
-        return days is None or timezone.now() - self.published_at <= timedelta(days=days)
+        return self.is_public and comments_open_now(
+            comments_open=self.comments_open, published_at=self.published_at
+        )
 
     @property
     def author_display_name(self):
-        return self.author.get_full_name() or self.author.get_username()
+        return display_name(self.author)
+
+    @property
+    def cache_version(self):
+        """This article's ``CacheVersion``, from the instance (no query)."""
+        return CacheVersion(self.pk, self.comments_version, self.updated_at, self.accepts_comments)

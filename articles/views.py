@@ -1,12 +1,9 @@
-from dataclasses import replace
-
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.views.generic import DetailView, ListView
 
 from articles.models import Article
-from comments.pagecache import cached_page
-from comments.threads import PageOutOfRange, PageParams
+from site_config import pagecache
 from site_config.pagination import ForgivingPaginator
 
 
@@ -26,7 +23,7 @@ class ArticleListView(ListView):
         return settings.ARTICLES_PER_PAGE
 
     def get_queryset(self):
-        return Article.objects.published().select_related("author").with_comment_count()
+        return Article.objects.for_lists()
 
     def paginate_queryset(self, queryset, page_size):
         paginator = self.get_paginator(queryset, page_size)
@@ -35,25 +32,33 @@ class ArticleListView(ListView):
 
 
 class ArticleDetailView(ArticleVisibilityMixin, DetailView):
+    """The article page; the discussion joins it through its template
+    (``{% comments_section %}``) and owns its query parameters (``?cpage=&csort=``)."""
+
     template_name = "articles/article_detail.html"
     context_object_name = "article"
 
     def get(self, request, *args, **kwargs):
-        # Before any cache is asked: each comments page has one address, so junk in
-        # ?cpage= or ?csort= can neither fill a cache nor render uncached.
-        params = PageParams.from_query(request.GET)
-        if not params.canonical:
-            return HttpResponsePermanentRedirect(params.url(request.path, request.GET))
+        # Before any cache is asked: each query parameter other apps own has one
+        # spelling, so junk in the URL can neither fill a cache nor render uncached.
+        query = pagecache.read_query(request)
+        if query.redirect_to is not None:
+            return HttpResponsePermanentRedirect(query.redirect_to)
 
         def render():
             self.object = self.get_object()
-            context = self.get_context_data(object=self.object, comment_page_params=params)
+            context = self.get_context_data(object=self.object, **query.context)
             response = self.render_to_response(context)
             try:
                 response.render()  # {% comments_section %} renders the comments page here
-            except PageOutOfRange as out_of_range:
-                last = replace(params, number=out_of_range.last)
-                return HttpResponseRedirect(last.url(request.path, request.GET))
+            except pagecache.Redirect as redirect:  # say, a comments page past the end
+                return HttpResponseRedirect(redirect.url)
             return response
 
-        return cached_page(request, kwargs["slug"], render)
+        key = None
+        if pagecache.is_shared_view(request):
+            # One light query on a hit: the article's version, never its body.
+            version = Article.objects.public_version(kwargs["slug"])
+            if version is not None:
+                key = version.key("page", *query.key, request.scheme, request.get_host())
+        return pagecache.cached_page(request, key, render, timeout=settings.PAGE_CACHE_SECONDS)

@@ -22,6 +22,7 @@ from benchmarks.data import Builder, chain_parents, one_thread_parents, random_p
 from comments import posting, threads
 from comments.forms import TIMESTAMP_SALT, CommentForm
 from comments.models import Comment
+from site_config import pagecache
 
 DUMMY_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 ALL_THREADS = 10**9
@@ -142,7 +143,7 @@ def render_shape(name, article, *, repeat, client):
 
     with override_settings(CACHES=DUMMY_CACHE):
         # No shared cache, and each worker's in-process copy forgotten before every request.
-        page = measure(get_page, repeat=repeat, setup=threads.process_cache.clear)
+        page = measure(get_page, repeat=repeat, setup=pagecache.process_cache.clear)
     cached = measure(get_page, repeat=repeat)
     row = {
         "shape": name,

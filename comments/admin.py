@@ -645,10 +645,9 @@ class CommentAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change and "parent" in form.changed_data:
             # Moving a comment shifts two trees: django-mptt's move, under their locks.
-            treewrites.move(obj, parent=obj.parent)
+            treewrites.move(obj, parent=obj.parent)  # comments.signals invalidates
         else:
-            super().save_model(request, obj, form, change)
-        moderation.bump_thread_version([obj.article_id])
+            super().save_model(request, obj, form, change)  # comments.signals invalidates
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
@@ -667,10 +666,10 @@ class CommentAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         try:
-            treewrites.delete_leaf(obj)  # under the tree's lock
+            # Under the tree's lock; comments.signals invalidates the article's pages.
+            treewrites.delete_leaf(obj)
         except treewrites.HasReplies as error:
             raise PermissionDenied(str(error)) from error
-        moderation.bump_thread_version([obj.article_id])
 
     # --- actions -------------------------------------------------------------------
     def _run_action(self, request, queryset, name):

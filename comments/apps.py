@@ -6,3 +6,11 @@ class CommentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "comments"
     verbose_name = _("Comments")
+
+    def ready(self):
+        # The app joins the article pages (their cache, query and lists) and keeps
+        # every cached page current from the model signals.
+        from comments import article_pages, signals
+
+        article_pages.register()
+        signals.connect()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from comments.models import Comment
+from comments.signals import invalidate
 from comments.text import render_comment_body
 from comments.treewrites import Numbers, lock_new_tree, lock_tree, number_trees, renumber
 
@@ -196,10 +197,7 @@ def repair_trees():
             return report
         renumber({pk: Numbers(*new) for pk, (_old, new) in changed.items()})
         article_ids = {nodes[pk].article_id for pk in changed}
-        if article_ids:
-            from comments.moderation import bump_thread_version
-
-            bump_thread_version(article_ids)
+        invalidate(article_ids)  # bulk_update sends no model signals
         report.changed = changed
     return report
 
@@ -227,8 +225,5 @@ def rerender_bodies():
         stale = _stale_bodies()
         objs = [Comment(pk=pk, body_html=html) for pk, _article_id, html in stale]
         Comment.objects.bulk_update(objs, ["body_html"], batch_size=500)
-        if stale:
-            from comments.moderation import bump_thread_version
-
-            bump_thread_version({article_id for _pk, article_id, _html in stale})
+        invalidate({article_id for _pk, article_id, _html in stale})  # bulk_update: no signals
     return [pk for pk, _article_id, _html in stale]

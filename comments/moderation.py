@@ -1,20 +1,20 @@
-"""Every change of a comment's status goes through this module.
+"""Moderation decisions: moving comments from one status to another.
 
-The admin, posting, reader reports and management commands call these
-functions; nothing else assigns ``Comment.status``. Each change records who
-and when, writes an admin ``LogEntry`` when a person made it, bumps the
-article's ``comments_version`` (the thread cache key) in the same transaction,
+The admin, reader reports, edits and withdrawals call these functions for every
+change of an existing comment's status. A new comment gets its first status from the
+rules when it is posted (``comments.posting``), and the WordPress importer sets the
+exported one. Each change here records who and when, writes an admin ``LogEntry`` when
+a person made it, invalidates the articles' cached pages (``comments.signals``: one
+``UPDATE`` for the whole batch sends no model signals, so it calls the hook itself)
 and schedules notifications after commit. Nothing here deletes a row.
 """
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from articles.models import Article
-from comments import notifications
+from comments import notifications, signals
 from comments.models import Comment
 
 Status = Comment.Status
@@ -25,13 +25,6 @@ ACTION_MESSAGES = {
     Status.REMOVED: "Removed",
     Status.PENDING: "Restored to pending",
 }
-
-
-def bump_thread_version(article_ids):
-    """Invalidate the cached threads of these articles (same transaction as the change)."""
-    Article.objects.filter(pk__in=set(article_ids)).update(
-        comments_version=F("comments_version") + 1
-    )
 
 
 def set_status(comments, status, *, by=None, reason=None):
@@ -57,7 +50,7 @@ def set_status(comments, status, *, by=None, reason=None):
         if reason is not None:
             updates["moderation_reason"] = reason
         Comment.objects.filter(pk__in=changed_ids).update(**updates)
-        bump_thread_version(row[1] for row in changing)
+        signals.invalidate({row[1] for row in changing})
         if by is not None:
             _log_changes(changing, status, by=by, reason=reason)
         if status == Status.APPROVED:
@@ -85,9 +78,9 @@ def _log_changes(rows, status, *, by, reason):
 
 
 def record_new_comment(comment):
-    """Bookkeeping for a comment just stored by posting with the rules' verdict."""
+    """Bookkeeping for a comment just stored by posting with the rules' verdict (its
+    save has invalidated the cached pages already, through ``comments.signals``)."""
     if comment.status == Status.APPROVED:
-        bump_thread_version([comment.article_id])
         parent = comment.parent  # read under the tree lock by posting
         if parent is not None and parent.notify_replies:
             transaction.on_commit(lambda: notifications.reply_approved([comment.pk]), robust=True)

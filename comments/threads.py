@@ -4,33 +4,27 @@ Two queries whatever the thread size: the size of every thread the reader can
 see (which plans the pages of whole threads and gives the count), then every node
 of the page's threads, ordered by ``tree_id, lft``; the tree is built in Python.
 
-The rendered fragment is cached under a key holding the article's
-``comments_version`` (bumped in the same transaction as every visible change)
-and its ``updated_at``, so a stale thread can't be served. Readers with their
-own pending comments or reports on the page get a fresh, personal render.
+The rendered fragment is cached under the article's ``CacheVersion`` key
+(``articles.models``): its version is bumped by ``comments.signals`` from the model
+signals on every visible change, and the key also holds ``updated_at``, whether
+comments are open now, the language and the release. A write that bypasses the
+signals (a ``QuerySet.update()`` in a shell) is not seen until the article changes
+next. Readers with their own pending comments or reports on the page get a fresh,
+personal render.
 """
 
-import logging
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.core.cache import cache
-from django.core.signals import setting_changed
 from django.db import connections
-from django.dispatch import receiver
-from django.utils.translation import get_language
 
 from comments.conf import conf
 from comments.models import Comment
 from comments.rendering import render_thread
 from comments.tree import AWAITING, Node, build_thread
+from site_config import pagecache
 from site_config.pagination import ForgivingPaginator
-
-logger = logging.getLogger("threadpress")
 
 SORT_OLDEST = "oldest"
 SORT_NEWEST = "newest"
@@ -279,110 +273,23 @@ class PageQueries:
 _page_queries = {}
 
 
+def cache_key_parts(number, sort):
+    """What shapes a comments page besides the article: its number and sort (normalised
+    by ``PageParams``) and the settings that cut and render it. Both the thread fragment
+    and the whole cached page key on these."""
+    return (number, sort, conf.MAX_DEPTH, conf.THREADS_PER_PAGE, conf.PER_PAGE)
+
+
 def _cache_key(article, number, sort):
-    return ":".join(
-        str(part)
-        for part in (
-            "thread",
-            article.pk,
-            article.comments_version,
-            article.updated_at.timestamp(),
-            number,
-            sort,
-            get_language(),
-            conf.MAX_DEPTH,
-            conf.THREADS_PER_PAGE,
-            conf.PER_PAGE,
-        )
-    )
-
-
-_cache_failure_logged_at = None
-
-
-def _log_cache_failure(exc):
-    """Log a dead cache once a minute, not once per request (a dead Redis under load)."""
-    global _cache_failure_logged_at
-    now = time.monotonic()
-    if _cache_failure_logged_at is None or now - _cache_failure_logged_at > 60:
-        _cache_failure_logged_at = now
-        logger.warning("Thread cache unavailable, rendering uncached: %s", exc)
-
-
-class _ProcessCache:
-    """A small LRU of rendered pages in each worker, in front of the shared cache.
-
-    Safe because keys are versioned (``comments_version``, ``updated_at``): a change
-    anywhere produces a new key, so an entry here can be old but never stale. It
-    saves fetching and unpickling a big fragment from Redis on every hit.
-    """
-
-    def __init__(self, max_chars):
-        self.max_chars = max_chars
-        self.entries = OrderedDict()
-        self.chars = 0
-        self.lock = threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            value = self.entries.get(key)
-            if value is not None:
-                self.entries.move_to_end(key)
-            return value
-
-    @staticmethod
-    def size_of(value):
-        return value.size
-
-    def set(self, key, value):
-        size = self.size_of(value)
-        if size > self.max_chars:
-            return
-        with self.lock:
-            if key in self.entries:
-                return
-            self.entries[key] = value
-            self.chars += size
-            while self.chars > self.max_chars:
-                _old_key, old = self.entries.popitem(last=False)
-                self.chars -= self.size_of(old)
-
-    def clear(self):
-        with self.lock:
-            self.entries.clear()
-            self.chars = 0
-
-
-process_cache = _ProcessCache(max_chars=32 * 1024 * 1024)
-
-
-@receiver(setting_changed)
-def _forget_on_cache_change(*, setting, **kwargs):
-    if setting == "CACHES":
-        process_cache.clear()
+    return article.cache_version.key("thread", *cache_key_parts(number, sort))
 
 
 def cache_get(key):
-    """A rendered fragment or page from this worker's copy or the shared cache (or None)."""
-    value = process_cache.get(key)
-    if value is not None:
-        return value
-    try:
-        value = cache.get(key)
-    except Exception as exc:  # the cache is an optimisation: a dead Redis must not break pages
-        _log_cache_failure(exc)
-        return None
-    if value is not None:
-        process_cache.set(key, value)
-    return value
+    return pagecache.cache_get(key)
 
 
 def cache_set(key, value):
-    process_cache.set(key, value)
-    try:
-        cache.set(key, value, conf.CACHE_SECONDS)
-    except Exception as exc:
-        _log_cache_failure(exc)
+    pagecache.cache_set(key, value, conf.CACHE_SECONDS)
 
 
 class PageOutOfRange(Exception):

@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from comments.conf import from_environment as comments_from_environment
+from site_config.release import source_fingerprint
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "site_config.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
-    "comments.middleware.ThreadFragmentMiddleware",
+    "site_config.pagecache.FragmentMiddleware",
 ]
 
 ROOT_URLCONF = "site_config.urls"
@@ -124,6 +125,15 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
         {"socket_connect_timeout": 0.25, "socket_timeout": 0.5}
     )
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="threadpress"))
+
+# Rendered pages and threads (site_config/pagecache.py). Their keys hold the release, so a
+# deploy never serves the previous release's markup: THREADPRESS_RELEASE, or else a hash
+# of the code computed once at startup (site_config/release.py).
+THREADPRESS_RELEASE = env.str("THREADPRESS_RELEASE", default="") or source_fingerprint(BASE_DIR)
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=3600)
+# Each worker's own copy of the pages and threads it served last, in front of Redis.
+PROCESS_CACHE_SECONDS = env.int("PROCESS_CACHE_SECONDS", default=5)
+PROCESS_CACHE_MAX_MB = env.int("PROCESS_CACHE_MAX_MB", default=32)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 

@@ -281,7 +281,7 @@ def test_emails_ips_and_user_agents_never_appear_in_public_html_or_feeds(client,
     bodies = [
         client.get(article.get_absolute_url()).content,
         client.get(reverse("comments:feed")).content,
-        client.get(reverse("articles:comments-feed", args=[article.slug])).content,
+        client.get(reverse("comments:article-feed", args=[article.slug])).content,
         client.get("/").content,
     ]
     for body in bodies:
@@ -316,7 +316,7 @@ def test_bare_urls_are_linked_nofollow_ugc(client, article):
 def test_comment_feeds_list_approved_comments_with_permalinks(client, article):
     approved = CommentFactory(article=article, body="visible one")
     CommentFactory(article=article, status=P, body="pending one")
-    for url in (reverse("comments:feed"), reverse("articles:comments-feed", args=[article.slug])):
+    for url in (reverse("comments:feed"), reverse("comments:article-feed", args=[article.slug])):
         feed = feedparser.parse(client.get(url).content)
         assert len(feed.entries) == 1
         assert feed.entries[0].link.endswith(reverse("comments:permalink", args=[approved.pk]))

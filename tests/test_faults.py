@@ -17,6 +17,7 @@ from django.test import Client
 
 from comments import rules, threads
 from comments.models import Comment
+from site_config import pagecache
 from tests.html import NS, comment_ids, parse, text_of
 from tests.test_concurrency import sqlite_file_database  # noqa: F401  (fixture)
 
@@ -38,7 +39,7 @@ def post_url(article):
 def dead_cache(settings, monkeypatch):
     """The cache is Redis on a port where nothing listens; failures not yet logged."""
     settings.CACHES = DEAD_REDIS
-    monkeypatch.setattr(threads, "_cache_failure_logged_at", None)
+    monkeypatch.setattr(pagecache, "_failure_logged_at", None)
     monkeypatch.setattr(rules, "_cache_failure_logged_at", 0.0)
 
 
@@ -87,8 +88,8 @@ def test_a_dead_cache_is_logged_once_not_per_request(client, article, comment_da
     client.post(post_url(article), comment_data(body="One."))
     client.post(post_url(article), comment_data(body="Two.", email="two@example.org"))
     messages = [record.getMessage() for record in cache_warnings(caplog)]
-    assert len(messages) == 2, messages  # one for the thread cache, one for flood control
-    assert any("Thread cache" in message for message in messages)
+    assert len(messages) == 2, messages  # one for the page cache, one for flood control
+    assert any("Page cache" in message for message in messages)
     assert any("flood control" in message for message in messages)
 
 
@@ -108,6 +109,7 @@ def test_caching_resumes_by_itself_when_the_cache_returns(client, article, setti
     assert client.get(article.get_absolute_url()).status_code == 200
     settings.CACHES = working
     assert "Before." in client.get(article.get_absolute_url()).content.decode()
+    article.refresh_from_db()  # the comment's save gave the article a new cache version
     assert cache.get(threads._cache_key(article, "1", threads.SORT_OLDEST)) is not None
     Comment.objects.filter(pk=comment.pk).update(body_html="<p>Behind the cache.</p>")
     assert "Behind the cache." not in client.get(article.get_absolute_url()).content.decode()

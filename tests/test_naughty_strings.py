@@ -219,7 +219,7 @@ def test_naughty_strings_are_refused_or_shown_exactly_and_escaped(
     # Both comment feeds: titles and authors as stored, bodies as escaped HTML.
     for feed_url in (
         reverse("comments:feed"),
-        reverse("articles:comments-feed", args=[article.slug]),
+        reverse("comments:article-feed", args=[article.slug]),
     ):
         response = client.get(feed_url)
         assert response.status_code == 200

@@ -9,6 +9,7 @@ from django.core.cache import caches
 from django.test import Client
 
 from comments import threads
+from site_config import pagecache
 from tests.factories import CommentFactory
 from tests.html import comment_ids, parse
 
@@ -37,7 +38,7 @@ def cache_keys():
         client = store.get_client(None, write=False)
         keys = [key.decode() for key in client.scan_iter(match=pattern)]
     shared = {key for key in keys if fnmatch(key, pattern)}
-    return shared | {("process", key) for key in threads.process_cache.entries}
+    return shared | {("process", key) for key in pagecache.process_cache.entries}
 
 
 def get(article, query):

@@ -261,7 +261,7 @@ def test_emails_ips_and_user_agents_never_appear_on_public_pages(client, article
         article.get_absolute_url(),
         f"{article.get_absolute_url()}?replyto={private_comment.pk}",
         reverse("comments:feed"),
-        reverse("articles:comments-feed", args=[article.slug]),
+        reverse("comments:article-feed", args=[article.slug]),
         reverse("articles:feed"),
         reverse("articles:feed-atom"),
         reverse("django.contrib.sitemaps.views.sitemap"),

@@ -222,10 +222,10 @@ def test_links_next_to_quotes_and_brackets_are_whole_on_the_article_page(client,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("feed", ["comments:feed", "articles:comments-feed"])
+@pytest.mark.parametrize("feed", ["comments:feed", "comments:article-feed"])
 def test_links_next_to_quotes_and_brackets_are_whole_in_the_comment_feeds(client, article, feed):
     CommentFactory(article=article, body=BODY)
-    url = reverse(feed, args=[article.slug] if feed.startswith("articles") else [])
+    url = reverse(feed, args=[article.slug] if feed == "comments:article-feed" else [])
     rss = ElementTree.fromstring(client.get(url).content)
     (description,) = [item.findtext("description") for item in rss.iter("item")]
     assert links(description) == EXPECTED_LINKS

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 from django import template
@@ -6,10 +7,11 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
-from comments import pagecache, posting, session, threads
+from comments import posting, session, threads
+from comments.article_pages import TIMESTAMP_HOLE
 from comments.forms import CommentForm
-from comments.middleware import defer_fragment
 from comments.models import Comment
+from site_config import pagecache
 
 register = template.Library()
 
@@ -74,17 +76,23 @@ def comments_section(context, article):
     exact = params is not None
     if params is None:
         params = threads.PageParams.from_query(request.GET)
-    page = threads.render_page(
-        article, page=params.number, sort=params.sort, viewer=viewer, exact=exact
-    )
+    try:
+        page = threads.render_page(
+            article, page=params.number, sort=params.sort, viewer=viewer, exact=exact
+        )
+    except threads.PageOutOfRange as out_of_range:
+        last = replace(params, number=out_of_range.last)
+        raise pagecache.Redirect(last.url(request.path, request.GET)) from None
     form = context.get("comment_form")
     csrf_token = context.get("csrf_token")
     if form is None:
         form = CommentForm(article=article, user=request.user, initial=_remembered_author(request))
-        holes = pagecache.holes_for(request)
-        if holes is not None:  # rendering the shared page: per-request values filled later
-            form.fields["timestamp"].initial = holes.timestamp
-            csrf_token = holes.csrf
+        # Rendering the page shared by anonymous readers: each of them gets their own
+        # CSRF token and a fresh timestamp in these holes (site_config.pagecache).
+        timestamp = pagecache.hole(request, TIMESTAMP_HOLE)
+        if timestamp is not None:
+            form.fields["timestamp"].initial = timestamp
+            csrf_token = pagecache.hole(request, "csrf")
     reply_to = _reply_target(request, article, form)
     if reply_to is not None and not form.is_bound:
         form.initial["parent"] = reply_to.pk
@@ -100,7 +108,7 @@ def comments_section(context, article):
         "page": page,
         "heading": responses_heading(page.comment_count, article.title),
         # Built from escaped parts in comments.rendering; spliced in as bytes at the end.
-        "thread_html": mark_safe(defer_fragment(request, page.html_bytes)),
+        "thread_html": mark_safe(pagecache.defer_fragment(request, page.html_bytes)),
         "form": form,
         "reply_to": reply_to,
         "accepts_comments": article.accepts_comments,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from articles.models import Article
 from comments import treewrites
 from comments.models import Comment
-from comments.moderation import bump_thread_version
+from comments.signals import invalidate
 from comments.text import render_comment_body
 from comments.wxr import mapping
 from comments.wxr.parser import Author, WXRError, WXRReader
@@ -167,8 +167,9 @@ class _Importer:
 
     def finish(self):
         self._flush()
-        if self.touched:
-            bump_thread_version(self.touched)
+        # bulk_create / bulk_update send no model signals: the touched articles' cached
+        # pages are invalidated here, once, in the file's transaction.
+        invalidate(self.touched)
 
     def _author(self, record):
         author = mapping.author_record(record)

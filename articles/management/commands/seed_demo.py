@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from articles.models import Article
 from articles.rendering import render_markdown
+from articles.signals import demo_seeded
 
 AUTHORS = [
     ("mara", "Mara", "Okafor", "mara@example.com"),
@@ -210,9 +211,10 @@ class Command(BaseCommand):
                 "published_at": now + timedelta(days=7),
             },
         )[1]
-        from comments.demo import seed_discussions
-
-        comments_created = seed_discussions()
+        # Other apps add their demo content (the comments app: its discussions). Their
+        # saves go through the model signals, so pages cached before are refreshed.
+        responses = demo_seeded.send(sender=self.__class__)
+        comments_created = sum(count or 0 for _receiver, count in responses)
         self.stdout.write(
             f"Demo content ready: {created} article(s) and {comments_created} comment(s) "
             f"created, {refreshed} article(s) re-rendered."
