@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.urls import reverse_lazy
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext
 
 from articles.models import Article
 
@@ -9,7 +10,10 @@ from articles.models import Article
 class LatestArticlesFeed(Feed):
     title = settings.SITE_NAME
     link = reverse_lazy("articles:list")
-    description = settings.SITE_TAGLINE
+
+    def description(self):
+        # The default tagline is in the catalogue; a site's own reads as set.
+        return gettext(settings.SITE_TAGLINE)
 
     def items(self):
         return Article.objects.published().select_related("author")[:20]
@@ -32,4 +36,6 @@ class LatestArticlesFeed(Feed):
 
 class LatestArticlesAtomFeed(LatestArticlesFeed):
     feed_type = Atom1Feed
-    subtitle = LatestArticlesFeed.description
+
+    def subtitle(self):
+        return self.description()

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy, pgettext_lazy
 
 from articles.models import Article
 from comments import moderation, treewrites
@@ -29,33 +29,43 @@ from comments.models import Comment, CommentReport
 Status = Comment.Status
 REPORTS_SHOWN = 200  # on a comment's page, newest first
 
-# (action name, moderation function, target status, button label, past-tense message)
+# (action name, moderation function, target status, button label, past-tense message;
+# the message's plural form is chosen by its "count" when formatted)
 MODERATION_ACTIONS = {
     "approve": (
         moderation.approve,
         Status.APPROVED,
         _("Approve"),
-        ("%(count)d comment was approved.", "%(count)d comments were approved."),
+        ngettext_lazy(
+            "%(count)d comment was approved.", "%(count)d comments were approved.", "count"
+        ),
     ),
     "spam": (
         moderation.mark_spam,
         Status.SPAM,
         _("Mark as spam"),
-        ("%(count)d comment was marked as spam.", "%(count)d comments were marked as spam."),
+        ngettext_lazy(
+            "%(count)d comment was marked as spam.",
+            "%(count)d comments were marked as spam.",
+            "count",
+        ),
     ),
     "remove": (
         moderation.remove,
         Status.REMOVED,
         _("Remove"),
-        ("%(count)d comment was removed.", "%(count)d comments were removed."),
+        ngettext_lazy(
+            "%(count)d comment was removed.", "%(count)d comments were removed.", "count"
+        ),
     ),
     "restore": (
         moderation.restore,
         Status.PENDING,
         _("Restore to pending"),
-        (
+        ngettext_lazy(
             "%(count)d comment was restored to the queue.",
             "%(count)d comments were restored to the queue.",
+            "count",
         ),
     ),
 }
@@ -301,7 +311,8 @@ class IsReplyFilter(admin.SimpleListFilter):
     parameter_name = "is_reply"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Reply")), ("no", _("New thread"))]
+        # A noun here ("a reply"); the comment's own "Reply" link is a verb.
+        return [("yes", pgettext_lazy("kind of comment", "Reply")), ("no", _("New thread"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -673,11 +684,9 @@ class CommentAdmin(admin.ModelAdmin):
 
     # --- actions -------------------------------------------------------------------
     def _run_action(self, request, queryset, name):
-        function, _target, _label, (singular, plural) = MODERATION_ACTIONS[name]
+        function, _target, _label, message = MODERATION_ACTIONS[name]
         count = function(queryset, by=request.user)
-        self.message_user(
-            request, ngettext(singular, plural, count) % {"count": count}, messages.SUCCESS
-        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
         return count
 
     @admin.action(description=_("Approve selected comments"), permissions=["change"])

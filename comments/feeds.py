@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from articles.models import Article
 from comments.models import Comment
@@ -13,13 +14,13 @@ class LatestCommentsFeed(Feed):
     """The latest approved comments site-wide. Never includes emails or IPs."""
 
     def title(self):
-        return f"{settings.SITE_NAME}: latest comments"
+        return _("%(site)s: latest comments") % {"site": settings.SITE_NAME}
 
     def link(self):
         return reverse("articles:list")
 
     def description(self):
-        return f"The latest reader comments on {settings.SITE_NAME}."
+        return _("The latest reader comments on %(site)s.") % {"site": settings.SITE_NAME}
 
     def items(self):
         return (
@@ -30,7 +31,10 @@ class LatestCommentsFeed(Feed):
         )
 
     def item_title(self, item):
-        return f"{item.author_name} on “{item.article.title}”"
+        return _("%(name)s on “%(title)s”") % {
+            "name": item.author_name,
+            "title": item.article.title,
+        }
 
     def item_description(self, item):
         return item.body_html
@@ -52,13 +56,13 @@ class ArticleCommentsFeed(LatestCommentsFeed):
         return get_object_or_404(Article.objects.published(), slug=slug)
 
     def title(self, obj):
-        return f"Comments on “{obj.title}”"
+        return _("Comments on “%(title)s”") % {"title": obj.title}
 
     def link(self, obj):
         return obj.get_absolute_url()
 
     def description(self, obj):
-        return f"Reader comments on “{obj.title}”."
+        return _("Reader comments on “%(title)s”.") % {"title": obj.title}
 
     def items(self, obj):
         return (

@@ -1,5 +1,10 @@
 """Email after commit: moderators hear of held comments, subscribers of replies.
 
+Emails are written when they are queued, in the language active then: the reader's or
+moderator's whose request caused them, or ``LANGUAGE_CODE`` outside a request. No
+reader's language is stored, so a recipient may get the language of the person who
+replied (docs/translation.md).
+
 Messages are enqueued as django-tasks tasks (immediate backend in development
 and tests, the database backend with ``db_worker`` in production), so posting
 never waits on, or fails because of, the mail server.
@@ -15,6 +20,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tasks import task
 
 logger = logging.getLogger("threadpress")
@@ -117,7 +123,10 @@ def comments_held(comment_ids):
             "article": comment.article,
             "admin_url": _absolute(reverse("admin:comments_comment_change", args=[comment.pk])),
         }
-        subject = f"[{settings.SITE_NAME}] Comment held on “{comment.article.title}”"
+        subject = _("[%(site)s] Comment held on “%(title)s”") % {
+            "site": settings.SITE_NAME,
+            "title": comment.article.title,
+        }
         body = render_to_string("comments/email/comment_held.txt", context)
         _enqueue(subject, body, recipients)
 
@@ -146,6 +155,9 @@ def reply_approved(comment_ids):
                 reverse("comments:unsubscribe", args=[unsubscribe_token(parent)])
             ),
         }
-        subject = f"[{settings.SITE_NAME}] New reply to your comment on “{reply.article.title}”"
+        subject = _("[%(site)s] New reply to your comment on “%(title)s”") % {
+            "site": settings.SITE_NAME,
+            "title": reply.article.title,
+        }
         body = render_to_string("comments/email/reply_notification.txt", context)
         _enqueue(subject, body, [parent.author_email])

@@ -76,7 +76,7 @@ def _store_comment(comment, *, parent, article):
         parent = comment.parent
         if parent is not None and (not parent.is_public or parent.article_id != article.pk):
             raise ValidationError(
-                {"parent": "You can only reply to published comments."}, code="not_public"
+                {"parent": _("You can only reply to published comments.")}, code="not_public"
             )
         # The article and the parent are known to exist, and the check constraints are
         # the database's own: skip the queries that re-prove them.

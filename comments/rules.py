@@ -11,6 +11,12 @@ are the one definition used twice: for a new comment inside ``RULES``, and for a
 poster's edit by ``evaluate_edit``, where only staff are trusted (an edit gets no
 credit for the poster's earlier approved comments, and the form-level and refusal
 rules have nothing to judge).
+
+Languages: a refusal's message is for the reader and is translated (``gettext_lazy``,
+shown in the reader's language). A verdict's reason ("held: 4 links", "spam: honeypot")
+is data for moderators, stored in ``Comment.moderation_reason`` in English whatever the
+poster's language: it stays searchable and the same for every moderator
+(docs/translation.md).
 """
 
 import logging

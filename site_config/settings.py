@@ -10,7 +10,9 @@ site refuses to start without DJANGO_SECRET_KEY.
 from pathlib import Path
 
 import environ
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_noop
 
 from comments.conf import from_environment as comments_from_environment
 from site_config.release import source_fingerprint
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: the set_language cookie, else Accept-Language (adds Vary).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -85,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "site_config.context_processors.site",
+                "site_config.context_processors.shared_page_csrf_token",
             ],
         },
     },
@@ -182,7 +187,20 @@ if "COMMENTS_TRUSTED_PROXY_COUNT" in env.ENVIRON:
     COMMENTS_TRUSTED_PROXY_COUNT = env.int("COMMENTS_TRUSTED_PROXY_COUNT")
 
 # --- Internationalisation -------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# The languages readers can choose (docs/translation.md). The first one is the site's
+# default, for a browser that asks for none of them and for emails sent outside a request.
+_language_codes = [code.lower() for code in env.list("DJANGO_LANGUAGES", default=["en", "de"])]
+_unknown_languages = [code for code in _language_codes if code not in LANG_INFO]
+if not _language_codes or _unknown_languages:
+    raise ImproperlyConfigured(
+        f"DJANGO_LANGUAGES must list language codes Django knows, like 'en,de' "
+        f"(unknown: {', '.join(_unknown_languages) or 'none given'})."
+    )
+LANGUAGES = [(code, LANG_INFO[code]["name"]) for code in _language_codes]
+LANGUAGE_CODE = _language_codes[0]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # one catalogue for the whole site, compiled .mo committed
+# Date formats per language; English keeps "November 10, 2026" (Django's own is "Nov. 10, 2026").
+FORMAT_MODULE_PATH = ["site_config.formats"]
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -256,7 +274,8 @@ LOGGING = {
 
 # --- Site -----------------------------------------------------------------------
 SITE_NAME = env.str("SITE_NAME", default="threadpress")
-SITE_TAGLINE = env.str("SITE_TAGLINE", default="News, and the argument about it.")
+# The default tagline is in the catalogue (shown translated); a custom one is shown as set.
+SITE_TAGLINE = env.str("SITE_TAGLINE", default=gettext_noop("News, and the argument about it."))
 ARTICLES_PER_PAGE = env.int("ARTICLES_PER_PAGE", default=10)
 
 # --- Comments ------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView, TemplateView
 
 from articles.sitemaps import ArticleSitemap
@@ -14,6 +15,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("comments/", include("comments.urls")),
+    # set_language (the footer's language chooser posts here): the choice goes in a cookie.
+    path("i18n/", include("django.conf.urls.i18n")),
     path(
         "sitemap.xml",
         sitemap,
@@ -35,8 +38,8 @@ urlpatterns = [
     path("", include("articles.urls")),
 ]
 
-admin.site.site_header = "threadpress moderation desk"
-admin.site.site_title = "threadpress admin"
-admin.site.index_title = "Moderation and publishing"
+admin.site.site_header = _("threadpress moderation desk")
+admin.site.site_title = _("threadpress admin")
+admin.site.index_title = _("Moderation and publishing")
 # The moderation queue needs the width more than the app list does.
 admin.site.enable_nav_sidebar = False

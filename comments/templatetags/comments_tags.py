@@ -5,7 +5,7 @@ from django import template
 from django.core import signing
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from comments import posting, session, threads
 from comments.article_pages import TIMESTAMP_HOLE
@@ -21,7 +21,7 @@ REMEMBER_COOKIE = "comment_author"
 def responses_heading(count, title):
     """ "No Responses to “T”", "1 Response to “T”", "N Responses to “T”"."""
     if count == 0:
-        return f"No Responses to “{title}”"
+        return gettext("No Responses to “%(t)s”") % {"t": title}
     return ngettext("%(n)d Response to “%(t)s”", "%(n)d Responses to “%(t)s”", count) % {
         "n": count,
         "t": title,
@@ -32,7 +32,7 @@ def responses_heading(count, title):
 def responses_label(count):
     """The home page's count: "No Responses", "1 Response", "N Responses"."""
     if not count:
-        return "No Responses"
+        return gettext("No Responses")
     return ngettext("%(n)d Response", "%(n)d Responses", count) % {"n": count}
 
 

@@ -43,7 +43,9 @@
     var placeholder = document.createComment("respond");
     respond.parentNode.insertBefore(placeholder, respond);
     var title = document.getElementById("reply-title");
-    var defaultTitle = "Leave a Reply";
+    // Labels come translated from the page (data-* on #respond); English only as a fallback.
+    var defaultTitle = respond.getAttribute("data-leave-reply-label") || "Leave a Reply";
+    var replyingTo = respond.getAttribute("data-replying-to-label") || "Replying to %(name)s";
     var cancelWrap = respond.querySelector(".cancel-reply");
     var cancel = document.getElementById("cancel-comment-reply-link");
     var parentInput = form.querySelector("input[name=parent]");
@@ -56,7 +58,9 @@
       var article = li.querySelector(":scope > .comment-body");
       article.parentNode.insertBefore(respond, article.nextSibling);
       parentInput.value = link.getAttribute("data-comment-id");
-      title.textContent = "Replying to " + link.getAttribute("data-author");
+      var author = link.getAttribute("data-author");
+      // A function, so that "$&" or "$1" in a name is not read as a replacement pattern.
+      title.textContent = replyingTo.replace("%(name)s", function () { return author; });
       cancelWrap.hidden = false;
       body.focus();
       return true;
