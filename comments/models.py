@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
-from django.db.models import Deferrable, Q
+from django.db.models import Count, Deferrable, F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from mptt.managers import TreeManager
@@ -10,6 +10,7 @@ from mptt.models import MPTTModel, TreeForeignKey
 from mptt.querysets import TreeQuerySet
 
 from comments.text import render_comment_body
+from comments.tree import AWAITING
 
 MAX_BODY_LENGTH = 5000
 MAX_NAME_LENGTH = 100
@@ -25,6 +26,37 @@ class CommentQuerySet(TreeQuerySet):
 
     def pending(self):
         return self.filter(status=Comment.Status.PENDING)
+
+    def visible_to(self, own_ids=()):
+        """What a reader sees in a discussion: public comments, and their own held ones
+        (``own_ids``; to its poster, spam looks held too)."""
+        visible = Q(status=Comment.Status.APPROVED)
+        if own_ids:
+            visible |= Q(pk__in=own_ids, status__in=AWAITING)
+        return self.filter(visible)
+
+    def thread_sizes(self, article, *, own_ids=()):
+        """``[(tree_id, comments the reader sees, approved comments), …]`` of every thread
+        of ``article`` the reader sees, oldest first: what comment pages and counts are
+        made of (one query)."""
+        return list(
+            self.filter(article=article)
+            .visible_to(own_ids)
+            .order_by("tree_id")
+            .values("tree_id")
+            .annotate(
+                visible=Count("pk"), approved=Count("pk", filter=Q(status=Comment.Status.APPROVED))
+            )
+            .values_list("tree_id", "visible", "approved")
+        )
+
+    def thread_rows(self, tree_ids, fields, *, newest_first=False):
+        """``fields`` of every comment of the threads ``tree_ids``, as tuples: grouped by
+        thread (oldest first, or newest), each thread in tree order. A thread never spans
+        articles (``comments_check`` proves it), so the tree ids alone select the rows,
+        along the ``(tree_id, lft)`` index."""
+        by_thread = F("tree_id").desc() if newest_first else F("tree_id").asc()
+        return self.filter(tree_id__in=tree_ids).order_by(by_thread, "lft").values_list(*fields)
 
 
 class CommentManager(TreeManager.from_queryset(CommentQuerySet)):

@@ -1,303 +1,138 @@
-"""Render a thread to HTML from the flat list ``tree.build_thread`` returns.
+"""Render a thread from the templates a site can override (Jinja2, docs/theming.md).
 
-The markup is a contract (themes, tests and browser tests rely on it):
+``comments/thread.html`` gets the page's comments as a flat list in display order
+(``tree.build_thread``), each item saying how many reply lists close before it and
+whether it opens one, so nesting needs no recursion and a chain of any length renders.
+``comments/comment.html`` is rendered once per comment with the comment, its depth
+and what the reader may do with it. The markup is a contract (themes, tests and
+comments.js rely on it):
 
     <ol class="comment-list">
       <li id="comment-<pk>" class="comment depth-<d>"> … <ol class="children"> … </ol></li>
     </ol>
 
-Rendered in Python with an explicit stack of open lists rather than a recursive
-template: a 5,000-comment thread costs a few milliseconds and a chain of any
-length cannot hit a recursion limit. Every reader-supplied value is escaped here;
-bodies arrive as HTML already escaped by ``comments.text.render_comment_body``.
-
-This runs for every comment on a page, so everything that is the same for the
-whole page (translated labels, URL prefixes, month names) is prepared once in
-``ThreadRenderer.__init__`` and each comment costs one f-string.
+Everything the same for the whole page (URL prefixes, the reply count labels) is
+prepared once per render. Why Jinja2, with the figures: docs/performance.md.
 """
 
-from datetime import UTC, datetime
-from html import escape as _escape
+from dataclasses import dataclass
 
+from django.template import engines
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dates import MONTHS
-from django.utils.html import escape
-from django.utils.translation import gettext as _
+from django.utils import dateformat, formats, timezone
 from django.utils.translation import ngettext
+from markupsafe import Markup
 
 from comments.text import http_url
 from comments.tree import AWAITING
+
+ENGINE = "jinja2"  # the name of the Jinja2 engine in TEMPLATES
+THREAD_TEMPLATE = "comments/thread.html"
+COMMENT_TEMPLATE = "comments/comment.html"
 
 # One-time notices shown to a reader at their own comment (``threads.Viewer.notices``).
 NOTICE_UPDATED = "updated"  # their edit was saved and the comment keeps its status
 NOTICE_HELD = "held"  # their edit went to moderation (held; to them, spam looks held too)
 
 
-def _reply_count_label(count):
-    return ngettext("%(count)d reply", "%(count)d replies", count) % {"count": count}
+@dataclass(slots=True)
+class Item:
+    """One comment's place in ``comments/thread.html``."""
+
+    comment: object  # the tree.Node
+    depth: int
+    html: Markup  # comments/comment.html rendered for it
+    opens: bool = False  # the first reply of the comment before it: opens its reply list
+    ends: int = 0  # open comments that end before it (their </li>, with their reply lists)
+    is_own_pending: bool = False
 
 
-def _is_utc_text(value):
-    """SQLite's stored ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (always UTC) or PostgreSQL's
-    text of a timestamptz in a UTC session (``…+00``)."""
-    return len(value) in (19, 26) or value.endswith("+00")
-
-
-class _DateText:
-    """``(isoformat, "F j, Y \\a\\t g:i a")`` of a stored time, in the current time zone
-    and language.
-
-    The same text as ``dateformat.format``, which costs more than the rest of a
-    comment's markup (it builds a formatter and translates per call): month names
-    and a.m./p.m. are translated once per render here. Values are datetimes or the
-    database's UTC text of one, which on a UTC site (the default) is sliced into both
-    texts without being parsed; any other text is parsed.
-    """
-
-    def __init__(self):
-        self.tz = timezone.get_current_timezone()
-        self.utc = timezone.get_current_timezone_name() == "UTC"
-        am, pm = _("a.m."), _("p.m.")
-        self.months = {f"{number:02d}": str(name) for number, name in MONTHS.items()}
-        self.days = {f"{day:02d}": str(day) for day in range(1, 32)}
-        # "13" -> ("1", "p.m."): the 12-hour clock and its suffix, by stored hour.
-        self.texts = {}
-        self.hours = {
-            f"{hour:02d}": (str(hour % 12 or 12), pm if hour > 11 else am) for hour in range(24)
-        }
-
-    def __call__(self, value):
-        if isinstance(value, str):
-            if self.utc and value[10:11] == " " and value[13:14] == ":" and _is_utc_text(value):
-                minute = value[:16]  # comments posted in the same minute share the text
-                text = self.texts.get(minute)
-                if text is None:
-                    hour, suffix = self.hours[value[11:13]]
-                    text = self.texts[minute] = (
-                        f"{self.months[value[5:7]]} {self.days[value[8:10]]}, {value[:4]} at "
-                        f"{hour}:{value[14:16]} {suffix}"
-                    )
-                return f"{value[:10]}T{value[11:19]}+00:00", text
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)  # stored times are UTC
-        # On a UTC site there is nothing to convert.
-        local = value if self.utc and not value.utcoffset() else value.astimezone(self.tz)
-        hour, suffix = self.hours[f"{local.hour:02d}"]
-        return (
-            local.isoformat(timespec="seconds"),
-            f"{self.months[f'{local.month:02d}']} {local.day}, {local.year:04d} at "
-            f"{hour}:{local.minute:02d} {suffix}",
-        )
-
-
-class _ReplyCounts(dict):
+class _ReplyCountLabels(dict):
     def __missing__(self, count):
-        label = self[count] = (
-            f' <span class="comment-reply-count">{_reply_count_label(count)}</span>'
-        )
+        label = self[count] = ngettext("%(count)d reply", "%(count)d replies", count) % {
+            "count": count
+        }
         return label
 
 
-class _Escaped(dict):
-    """Memoised ``html.escape`` (the same five characters as django.utils.html.escape,
-    without the lazy-string wrapper): readers' names repeat down a thread."""
-
-    def __missing__(self, value):
-        escaped = self[value] = _escape(value)
-        return escaped
+def _url_parts(name):
+    """``(before, after)`` the pk in the URL named ``name``, so a page's links cost an
+    f-string each rather than a ``reverse()``."""
+    before, after = reverse(name, kwargs={"pk": 987654321}).split("987654321")
+    return before, after
 
 
-class ThreadRenderer:
-    """One page's thread: the page-wide parts prepared once, then a string per comment."""
+# What each of Django's date format characters depends on (django.utils.dateformat),
+# as an index into CommentTimes' keys: 0 the day, 1 the hour, 2 the minute of the
+# day, 3 the second of the day.
+_DEPENDS_ON = {
+    **dict.fromkeys("bdDEFjlLmMnNoStwWyYz", 0),
+    **dict.fromkeys("aAgGhH", 1),
+    **dict.fromkeys("fiP", 2),
+    "s": 3,
+}
 
-    def __init__(
-        self,
-        *,
-        article_url,
-        personal=False,
-        editable_ids=(),
-        reported_ids=(),
-        names=None,
-        notices=None,
-        page_query="",
-    ):
-        self.article_url = escape(article_url)
-        self.prefix = reverse("comments:permalink", kwargs={"pk": 0})[:-2]
-        self.personal = personal
-        self.editable_ids = set(editable_ids)
-        self.reported_ids = set(reported_ids)
-        self.names = names or {}
-        self.notices = notices or {}
-        self.dates = _DateText()
-        self.reply_counts = _ReplyCounts()
-        self.escaped = _Escaped()
-        # The constant parts of the reply link and report button, around pk and name.
-        # ``page_query`` keeps the comments page and sort, so the reply form (without
-        # JavaScript) opens on the page that shows the comment answered.
-        page_params = f"{escape(page_query)}&amp;" if page_query else ""
-        self.reply_link = (
-            f'<a class="comment-reply-link" href="{self.article_url}?{page_params}replyto='
-        )
-        self.reply_to = f'{_("Reply")}<span class="visually-hidden"> {_("to")} '
-        # A link to the report page (GET, which stores nothing): works without JavaScript.
-        self.report_link = ' <a class="comment-report-button" rel="nofollow" href="'
-        self.report_by = f'{_("Report")}<span class="visually-hidden"> {_("comment by")} '
-        self.reported = _("Reported")
-        self.edit = _("Edit")
-        self.withdraw = _("Withdraw")
-        self.edited = f' <span class="comment-edited">{_("edited")}</span>'
-        self.awaiting = (
-            '<p class="comment-awaiting-moderation" role="status">'
-            f"{_('Your comment is awaiting moderation.')}</p>"
-        )
-        self.notice_texts = {
-            NOTICE_UPDATED: _("Your comment was updated."),
-            NOTICE_HELD: _("Your edit is awaiting moderation."),
-        }
-        self.placeholder = (
-            f'<div class="comment-body"><p class="comment-removed">{_("This comment was removed.")}'
-            "</p></div>"
-        )
-        # Back in the queue (readers' reports sent it there): not gone for good.
-        self.placeholder_pending = (
-            '<div class="comment-body"><p class="comment-awaiting-review">'
-            f"{_('This comment is awaiting review.')}</p></div>"
-        )
-        self.in_reply_to = _("in reply to")
-        # The toggle's two labels; the "N replies" beside it already gives the count.
-        self.hide_replies = escape(_("Hide replies"))
-        self.show_replies = escape(_("Show replies"))
 
-    # --- one comment ------------------------------------------------------------
-    def author_html(self, node, name):
-        url = http_url(node.author_url) if node.author_url else ""
-        if url:
-            href = _escape(url)
-            return f'<a class="url" href="{href}" rel="external nofollow ugc noopener">{name}</a>'
-        return name
+class CommentTimes:
+    """``(isoformat, text)`` of stored times, in the current time zone and language.
 
-    def comment_html(self, node):
-        pk = str(node.pk)
-        prefix = self.prefix
-        created_iso, created_text = self.dates(node.created_at)
-        pending = node.status in AWAITING
-        name = self.escaped[node.author_name]
-        in_reply_to = (
-            f' <span class="in-reply-to">{self.in_reply_to} '
-            f'<a href="#comment-{node.parent_id}">{_escape(node.parent_name)}</a></span>'
-            if node.parent_name
-            else ""
-        )
-        reply = actions = ""
-        if not pending:
-            reply = (
-                f"{self.reply_link}{pk}#respond"
-                f'" data-comment-id="{pk}" data-author="{name}">{self.reply_to}{name}</span></a>'
-            )
-            if not self.personal:
-                actions = (
-                    f'{self.report_link}{prefix}{pk}/report/">{self.report_by}{name}</span></a>'
-                )
-        if self.personal:
-            actions = self.personal_actions_html(node)
-        return (
-            f'<article class="comment-body" aria-labelledby="comment-author-{pk}">'
-            f'<header class="comment-meta"><span class="comment-author" id="comment-author-{pk}">'
-            f"{self.author_html(node, name) if node.author_url else name}</span>{in_reply_to}"
-            f' <a class="comment-permalink" href="{prefix}{pk}/">'
-            f'<time datetime="{created_iso}">{created_text}</time></a>'
-            f"{self.edited if node.edited_at else ''}</header>"
-            f"{self.status_html(node, pending) if node.own else ''}"
-            f'<div class="comment-content">{node.body_html}</div>'
-            f'<footer class="comment-actions">{reply}'
-            f"{self.reply_counts[node.reply_count] if node.reply_count else ''}{actions}"
-            "</footer></article>"
-        )
+    The text is ``date_format(localtime(value), "DATETIME_FORMAT")``: the locale's
+    format, each piece written by Django's own ``dateformat``. But each piece is
+    computed once per render for each value of what it depends on (the day for
+    "F j, Y", the hour for "g a", the minute for "i"), not once per comment: a whole
+    ``date_format`` call costs more than the rest of a comment's markup
+    (docs/performance.md). A format with a character that depends on the instant
+    itself (microseconds, the zone's name or offset, "c", "r", "U") is formatted whole
+    for every value.
+    """
 
-    def status_html(self, node, pending):
-        """What the reader is told at their own comment: awaiting moderation, and a
-        one-time notice (after an edit); a held edit's notice says both."""
-        notice = self.notices.get(node.pk)
-        if notice is None:
-            return self.awaiting if pending else ""
-        held = notice == NOTICE_HELD
-        html = (
-            f'<p class="comment-notice{" comment-awaiting-moderation" if held else ""}" '
-            f'id="comment-notice-{node.pk}" role="status">{self.notice_texts[notice]}</p>'
-        )
-        return html if held or not pending else html + self.awaiting
+    def __init__(self, date_format=None):
+        """``date_format``: a format string instead of the locale's DATETIME_FORMAT."""
+        self.zone = timezone.get_current_timezone()
+        self.format = date_format or formats.get_format("DATETIME_FORMAT")
+        parts = dateformat.re_formatchars.split(self.format)
+        self.whole = not all(char in _DEPENDS_ON for char in parts[1::2])
+        # Literal text (escapes undone, as Django does), or (char, key index, {key: text}).
+        self.pieces = [
+            (part, _DEPENDS_ON[part], {}) if index % 2 else dateformat.re_escaped.sub(r"\1", part)
+            for index, part in enumerate(parts)
+            if part and not self.whole
+        ]
 
-    def report_button_html(self, pk, name, *, reported=False):
-        if reported:
-            return (
-                f' <button type="button" class="comment-report-button" disabled>{self.reported}'
-                "</button>"
-            )
-        return f'{self.report_link}{self.prefix}{pk}/report/">{self.report_by}{name}</span></a>'
+    def __call__(self, value):
+        local = timezone.localtime(value, self.zone)
+        iso = local.isoformat(timespec="seconds")
+        if self.whole:
+            return iso, dateformat.format(local, self.format)
+        minute = local.hour * 60 + local.minute
+        keys = (local.toordinal(), local.hour, minute, minute * 60 + local.second)
+        text = []
+        for piece in self.pieces:
+            if piece.__class__ is str:
+                text.append(piece)
+                continue
+            char, depends_on, known = piece
+            part = known.get(keys[depends_on])
+            if part is None:
+                part = known[keys[depends_on]] = dateformat.format(local, char)
+            text.append(part)
+        return iso, "".join(text)
 
-    def personal_actions_html(self, node):
-        pk = node.pk
-        if node.own:
-            html = []
-            if pk in self.editable_ids:
-                html.append(
-                    f' <a class="comment-edit-link" href="{self.prefix}{pk}/edit/">{self.edit}</a>'
-                )
-            html.append(
-                f' <a class="comment-withdraw-link" href="{self.prefix}{pk}/withdraw/">'
-                f"{self.withdraw}</a>"
-            )
-            return "".join(html)
-        if node.status in AWAITING:
-            return ""
-        return self.report_button_html(
-            pk, _escape(self.names.get(pk, "")), reported=pk in self.reported_ids
-        )
 
-    # --- the list ---------------------------------------------------------------
-    def render(self, shown):
-        """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
-        comment_html = self.comment_html
-        placeholder = self.placeholder
-        placeholder_pending = self.placeholder_pending
-        hide_replies = self.hide_replies
-        show_replies = self.show_replies
-        out = ['<ol class="comment-list">']
-        append = out.append
-        open_depth = 0  # depth of the innermost <li> still open
-        last_pk = None
-        for node in shown:
-            depth = node.depth
-            if depth > open_depth:
-                # One level deeper than the open <li>: open its list of replies.
-                if open_depth:
-                    append(f'<ol class="children" id="replies-{last_pk}">')
-            elif depth == open_depth:
-                append("</li>")
-            else:
-                append("</li>" + "</ol></li>" * (open_depth - depth))
-            pk = node.pk
-            if not node.visible:  # shown, not visible: a placeholder keeping its replies
-                append(f'<li id="comment-{pk}" class="comment placeholder depth-{depth}">')
-                append(placeholder_pending if node.status == "pending" else placeholder)
-            else:
-                pending = " pending" if node.own and node.status in AWAITING else ""
-                append(f'<li id="comment-{pk}" class="comment depth-{depth}{pending}">')
-                append(comment_html(node))
-            if depth == 1 and node.reply_count:
-                append(
-                    f'<button type="button" class="thread-toggle" aria-expanded="true" '
-                    f'aria-controls="replies-{pk}" data-hidden-count="{node.reply_count}" '
-                    f'data-show-label="{show_replies}" hidden>{hide_replies}</button>'
-                )
-            open_depth = depth
-            last_pk = pk
-        if open_depth:
-            append("</li>" + "</ol></li>" * (open_depth - 1))
-        append("</ol>")
-        return "".join(out)
+def _renderer(template, page_vars):
+    """``render(context)`` of a Jinja2 ``template`` whose globals and ``page_vars`` are
+    merged once per page. ``Template.render`` merges the globals again on every call,
+    which for a small template rendered once per comment is a quarter of its cost."""
+    base = {**template.globals, **page_vars}
+    root, new_context = template.root_render_func, template.new_context
+
+    def render(context):
+        try:
+            return Markup("".join(root(new_context({**base, **context}, shared=True))))
+        except Exception:
+            return template.environment.handle_exception()  # template lines in the traceback
+
+    return render
 
 
 def render_thread(
@@ -310,14 +145,75 @@ def render_thread(
     notices=None,
     page_query="",
 ):
-    """HTML of ``<ol class="comment-list">`` for the shown nodes (display order)."""
-    names = {node.pk: node.author_name for node in shown if node.visible} if personal else None
-    return ThreadRenderer(
-        article_url=article_url,
-        personal=personal,
-        editable_ids=editable_ids,
-        reported_ids=reported_ids,
-        names=names,
-        notices=notices,
-        page_query=page_query,
-    ).render(shown)
+    """HTML of ``<ol class="comment-list">`` for the shown nodes (display order).
+
+    ``personal``: the reader has comments, reports or notices of their own on the page
+    (their permissions then come from ``editable_ids``, ``reported_ids`` and
+    ``notices``); otherwise every comment gets the public links.
+    """
+    # The active language's templates, their _("…") translated once (site_config.jinja2).
+    env = engines[ENGINE].env.localized()
+    render_comment = _renderer(env.get_template(COMMENT_TEMPLATE), {})
+    editable_ids, reported_ids = set(editable_ids), set(reported_ids)
+    notices = notices or {}
+    permalink = _url_parts("comments:permalink")[0]
+    edit, withdraw, report = (
+        _url_parts(f"comments:{name}") for name in ("edit", "withdraw", "report")
+    )
+    # ``page_query`` keeps the comments page and sort, so the reply form (without
+    # JavaScript) opens on the page that shows the comment answered.
+    reply_prefix = (
+        f"{article_url}?{page_query}&replyto=" if page_query else f"{article_url}?replyto="
+    )
+    reply_counts = _ReplyCountLabels()
+    times = CommentTimes()
+    items = []
+    open_depth = 0  # depth of the innermost <li> still open
+    for node in shown:
+        pk, depth, own = node.pk, node.depth, node.own
+        is_own_pending = own and node.status in AWAITING
+        if not node.visible:  # shown, not visible: a placeholder keeping its replies
+            context = {"comment": node, "depth": depth}
+        else:
+            created_iso, created_text = times(node.created_at)
+            public = not is_own_pending  # visible, not held: it can be answered
+            reported = public and not own and pk in reported_ids
+            context = {
+                "comment": node,
+                "depth": depth,
+                "author_url": http_url(node.author_url) if node.author_url else "",
+                "permalink": f"{permalink}{pk}/",
+                "created_iso": created_iso,
+                "created_text": created_text,
+                "reply_count_label": reply_counts[node.reply_count] if node.reply_count else "",
+                "can_reply": public,
+                "can_edit": own and pk in editable_ids,
+                "can_withdraw": own,
+                "can_report": public and not own and not reported,
+                "has_reported": reported,
+                "is_own_pending": is_own_pending,
+                "notice": notices.get(pk) if own else None,
+            }
+            # Each link only where the reader may follow it.
+            if public:
+                context["reply_url"] = f"{reply_prefix}{pk}#respond"
+            if context["can_report"]:
+                context["report_url"] = f"{report[0]}{pk}{report[1]}"
+            if own:
+                context["withdraw_url"] = f"{withdraw[0]}{pk}{withdraw[1]}"
+            if context["can_edit"]:
+                context["edit_url"] = f"{edit[0]}{pk}{edit[1]}"
+        opens = bool(open_depth) and depth > open_depth
+        items.append(
+            Item(
+                comment=node,
+                depth=depth,
+                html=render_comment(context),
+                opens=opens,
+                ends=0 if opens or not open_depth else open_depth - depth + 1,
+                is_own_pending=is_own_pending,
+            )
+        )
+        open_depth = depth
+    render_list = _renderer(env.get_template(THREAD_TEMPLATE), {})
+    return str(render_list({"items": items, "last_ends": open_depth}))

@@ -1,8 +1,10 @@
 """Load and render one page of an article's discussion.
 
-Two queries whatever the thread size: the size of every thread the reader can
-see (which plans the pages of whole threads and gives the count), then every node
-of the page's threads, ordered by ``tree_id, lft``; the tree is built in Python.
+Two queries whatever the thread size, both QuerySet methods of the comments
+(``Comment.objects.thread_sizes()``: the size of every thread the reader can see,
+which plans the pages of whole threads and gives the count; ``thread_rows()``: every
+comment of the page's threads in tree order); the tree is built in Python
+(``tree.build_thread``) and rendered from templates (``rendering``).
 
 The rendered fragment is cached under the article's ``CacheVersion`` key
 (``articles.models``): its version is bumped by ``comments.signals`` from the model
@@ -17,12 +19,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.db import connections
-
 from comments.conf import conf
 from comments.models import Comment
 from comments.rendering import render_thread
-from comments.tree import AWAITING, Node, build_thread
+from comments.tree import Node, build_thread
 from site_config import pagecache
 from site_config.pagination import ForgivingPaginator
 
@@ -33,10 +33,9 @@ SORT_PARAM = "csort"
 # A page number this long is past the end of any discussion (and ``int()`` of a
 # 4,000-digit string is refused by Python): it is read as "the last page".
 MAX_PAGE_DIGITS = 9
-NODE_FIELDS = (
+NODE_FIELDS = (  # the columns of a tree.Node, in its order
     "pk",
     "parent_id",
-    "tree_id",
     "level",
     "status",
     "author_name",
@@ -45,8 +44,6 @@ NODE_FIELDS = (
     "created_at",
     "edited_at",
 )
-DATETIME_FIELDS = ("created_at", "edited_at")
-UTC_TEXT = {"postgresql": "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"}
 
 
 @dataclass
@@ -187,92 +184,6 @@ def _pages_for(sizes, sort):
     )
 
 
-class PageQueries:
-    """The two queries behind every uncached comments page, as SQL written once.
-
-    Through the ORM, building these two statements cost more than running them
-    (about 3 ms a page on our machines), so they are plain SQL over the model's own
-    table and column names. ``visible`` is the one definition of what a reader sees
-    in the discussion: a public comment, or the reader's own held one. Both run on
-    SQLite and PostgreSQL alike.
-    """
-
-    def __init__(self, connection):
-        quote = connection.ops.quote_name
-        meta = Comment._meta
-        column = {name: quote(meta.get_field(name).column) for name in NODE_FIELDS if name != "pk"}
-        column["pk"] = quote(meta.pk.column)
-        self.column = column
-        self.table = quote(meta.db_table)
-        self.article = quote(meta.get_field("article").column)
-        self.lft = quote(meta.get_field("lft").column)
-        # Times are read as UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]", which the renderer
-        # slices instead of having the driver build a datetime per value: SQLite stores
-        # exactly that; PostgreSQL writes it out in UTC whatever the session's time zone.
-        utc_text = UTC_TEXT.get(connection.vendor, "CAST({} AS TEXT)")
-        self.node_columns = ", ".join(
-            utc_text.format(column[name]) if name in DATETIME_FIELDS else column[name]
-            for name in NODE_FIELDS
-        )
-
-    def visible(self, own_ids):
-        """``(sql, params)``: the comment is public, or one of the reader's held ones."""
-        status, pk = self.column["status"], self.column["pk"]
-        if not own_ids:
-            return f"{status} = %s", [Comment.Status.APPROVED]
-        own = ", ".join(["%s"] * len(own_ids))
-        held = ", ".join(["%s"] * len(AWAITING))
-        return (
-            f"({status} = %s OR ({pk} IN ({own}) AND {status} IN ({held})))",
-            [Comment.Status.APPROVED, *own_ids, *AWAITING],
-        )
-
-    def thread_sizes(self, article, *, own_ids):
-        """``[(tree_id, comments the reader sees, approved comments), …]`` of every
-        thread the reader can see, oldest first: what pages and counts are made of."""
-        visible, params = self.visible(own_ids)
-        status, tree_id = self.column["status"], self.column["tree_id"]
-        sql = (
-            f"SELECT {tree_id}, COUNT(*), COUNT(CASE WHEN {status} = %s THEN 1 END) "
-            f"FROM {self.table} WHERE {self.article} = %s AND {visible} "
-            f"GROUP BY {tree_id} ORDER BY {tree_id}"
-        )
-        return self._fetch(sql, [Comment.Status.APPROVED, article.pk, *params])
-
-    def nodes(self, tree_ids, *, newest_first):
-        """Every node of the given threads: grouped by thread in page order, each in
-        ``lft`` order. A thread never spans articles (``comments_check`` proves it), so
-        the tree ids alone select the rows, along the ``(tree_id, lft)`` index."""
-        if not tree_ids:
-            return []
-        tree_id = self.column["tree_id"]
-        direction = "DESC" if newest_first else "ASC"
-        sql = (
-            f"SELECT {self.node_columns} FROM {self.table} "
-            f"WHERE {tree_id} IN ({', '.join(['%s'] * len(tree_ids))}) "
-            f"ORDER BY {tree_id} {direction}, {self.lft} ASC"
-        )
-        return [Node(*row) for row in self._fetch(sql, list(tree_ids))]
-
-    @staticmethod
-    def _fetch(sql, params):
-        connection = connections[Comment.objects.db]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-
-    @classmethod
-    def for_database(cls):
-        connection = connections[Comment.objects.db]
-        key = (connection.alias, connection.vendor)
-        if key not in _page_queries:
-            _page_queries[key] = cls(connection)
-        return _page_queries[key]
-
-
-_page_queries = {}
-
-
 def cache_key_parts(number, sort):
     """What shapes a comments page besides the article: its number and sort (normalised
     by ``PageParams``) and the settings that cut and render it. Both the thread fragment
@@ -317,15 +228,17 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
         if cached is not None:
             return cached
 
-    queries = PageQueries.for_database()
-    sizes = queries.thread_sizes(article, own_ids=sorted(viewer.own_ids))
+    sizes = Comment.objects.thread_sizes(article, own_ids=viewer.own_ids)
     comment_count = sum(approved for _tree_id, _visible, approved in sizes)
     # One item per page: the page's tree ids.
     paginator = ForgivingPaginator(_pages_for(sizes, sort), 1)
     page_obj = paginator.get_page(requested)
     if exact and page_obj.number != requested:
         raise PageOutOfRange(page_obj.number)
-    nodes = queries.nodes(page_obj.object_list[0], newest_first=sort == SORT_NEWEST)
+    rows = Comment.objects.thread_rows(
+        page_obj.object_list[0], NODE_FIELDS, newest_first=sort == SORT_NEWEST
+    )
+    nodes = [Node(*row) for row in rows]
     shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
     html = render_thread(
         shown,
@@ -355,7 +268,7 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
 def page_of_comment(comment, *, sort=SORT_OLDEST, own_ids=()):
     """The comments page (1-based) on which ``comment``'s thread is listed for the public,
     or for the reader whose own comments are ``own_ids`` (their held ones count too)."""
-    sizes = PageQueries.for_database().thread_sizes(comment.article, own_ids=sorted(own_ids))
+    sizes = Comment.objects.thread_sizes(comment.article, own_ids=own_ids)
     for number, tree_ids in enumerate(_pages_for(sizes, sort), start=1):
         if comment.tree_id in tree_ids:
             return number

@@ -8,15 +8,19 @@ chain of thousands of replies has no recursion limit to hit.
 
 from dataclasses import dataclass
 
-# Statuses a poster sees in place as "awaiting moderation" (spam is never revealed as such).
+# The public status, and the statuses a poster sees in place as "awaiting moderation"
+# (spam is never revealed as such). Plain strings: this module imports nothing of Django.
+PUBLIC = "approved"
 AWAITING = ("pending", "spam")
 
 
 @dataclass(slots=True)
 class Node:
+    """One comment of a page's threads: the columns the page reads
+    (``threads.NODE_FIELDS``, in that order), then what ``build_thread`` works out."""
+
     pk: int
     parent_id: int | None
-    tree_id: int
     level: int
     status: str
     author_name: str = ""
@@ -29,24 +33,12 @@ class Node:
     reply_count: int = 0  # shown descendants
     depth: int = 1  # display depth, capped at max_depth
     parent_name: str = ""  # for "in reply to" when depth is capped
-    own: bool = False
-
-    @property
-    def is_placeholder(self):
-        return self.shown and not self.visible
-
-    @property
-    def is_pending(self):
-        """Not public yet (a held comment; to its poster, spam looks held too)."""
-        return self.status in AWAITING
-
-    @property
-    def true_depth(self):
-        return self.level + 1
+    own: bool = False  # one of the reader's own comments
 
 
-def build_thread(nodes, *, max_depth, own_ids=frozenset(), public_status="approved"):
-    """Mark visibility, placeholders, reply counts and display depth in place.
+def build_thread(nodes, *, max_depth, own_ids=frozenset()):
+    """Mark visibility, placeholders, reply counts and display depth in place; a
+    placeholder keeps its pk and status only.
 
     ``nodes`` must be in preorder (``tree_id, lft``), so every parent precedes its
     replies and walking the list backwards meets every reply before its parent.
@@ -55,7 +47,7 @@ def build_thread(nodes, *, max_depth, own_ids=frozenset(), public_status="approv
     by_pk = {node.pk: node for node in nodes}
     for node in nodes:
         node.own = node.pk in own_ids
-        node.visible = node.status == public_status or (node.own and node.status in AWAITING)
+        node.visible = node.status == PUBLIC or (node.own and node.status in AWAITING)
         node.shown = node.visible
         node.reply_count = 0
     for node in reversed(nodes):
@@ -76,5 +68,9 @@ def build_thread(nodes, *, max_depth, own_ids=frozenset(), public_status="approv
         node.depth = min(node.level + 1, max_depth)
         if node.level + 1 > max_depth and parent is not None:
             node.parent_name = parent.author_name if parent.visible else ""
+        if not node.visible:
+            # A placeholder: nothing of the removed or held comment reaches a template.
+            node.author_name = node.author_url = node.body_html = ""
+            node.created_at = node.edited_at = None
         shown.append(node)
     return shown

@@ -95,16 +95,34 @@ def test_every_public_comment_appears_once_under_its_parent_in_posting_order(set
 
 def test_build_thread_never_turns_an_orphaned_reply_into_a_root():
     # The parent (pk 1) is missing from the list: the reply keeps its level, nothing is promoted.
-    nodes = [Node(pk=2, parent_id=1, tree_id=1, level=1, status="approved")]
+    nodes = [Node(pk=2, parent_id=1, level=1, status="approved")]
     shown = build_thread(nodes, max_depth=6)
     assert [(n.pk, n.depth) for n in shown] == [(2, 2)]
 
 
+def test_a_placeholder_carries_nothing_of_the_hidden_comment():
+    """Templates (a site's too) get a removed or held comment's pk and status only."""
+    removed = Node(
+        pk=1,
+        parent_id=None,
+        level=0,
+        status="removed",
+        author_name="Mallory",
+        author_url="https://mallory.example/",
+        body_html="<p>Removed text</p>",
+        created_at=object(),
+        edited_at=object(),
+    )
+    reply = Node(pk=2, parent_id=1, level=1, status="approved", author_name="Bob")
+    placeholder, shown_reply = build_thread([removed, reply], max_depth=1)
+    assert (placeholder.pk, placeholder.status, placeholder.visible) == (1, "removed", False)
+    assert (placeholder.author_name, placeholder.author_url, placeholder.body_html) == ("", "", "")
+    assert placeholder.created_at is placeholder.edited_at is None
+    assert (shown_reply.author_name, shown_reply.parent_name) == ("Bob", "")
+
+
 def test_build_thread_handles_a_chain_far_deeper_than_the_recursion_limit():
-    nodes = [
-        Node(pk=i + 1, parent_id=i or None, tree_id=1, level=i, status="approved")
-        for i in range(5000)
-    ]
+    nodes = [Node(pk=i + 1, parent_id=i or None, level=i, status="approved") for i in range(5000)]
     shown = build_thread(nodes, max_depth=6)
     assert len(shown) == 5000
     assert shown[0].reply_count == 4999

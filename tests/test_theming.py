@@ -1,0 +1,246 @@
+"""A site changes the comment markup with templates of the same names (docs/theming.md),
+and what those templates receive: the comment, its depth, the reader's permissions and
+its time in the reader's language and the site's time zone."""
+
+import copy
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import dateformat, formats, timezone, translation
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from comments import rendering, threads
+from comments.models import Comment
+from comments.tree import Node, build_thread
+from tests.factories import CommentFactory
+from tests.html import (
+    NS,
+    classes,
+    comment_ids,
+    comments_section,
+    parent_comment_map,
+    parse,
+    text_of,
+)
+
+pytestmark = pytest.mark.django_db
+
+CUSTOM_COMMENT = (
+    '<div class="my-comment" data-depth="{{ depth }}">'
+    '<b class="who">{{ comment.author_name }}</b> {{ _("yes,no,maybe") }}'
+    '<div class="what">{{ comment.body_html|safe }}</div></div>'
+)
+
+
+@pytest.fixture
+def site_templates(tmp_path, settings):
+    """A site's own template directory, listed before the app's (as the project's
+    templates/ is): the files written into ``comments/`` there replace the app's."""
+    (tmp_path / "comments").mkdir()
+    templates = copy.deepcopy(settings.TEMPLATES)
+    for backend in templates:
+        backend["DIRS"] = [tmp_path, *backend["DIRS"]]
+    settings.TEMPLATES = templates
+    return tmp_path / "comments"
+
+
+def restart(settings):
+    """New template engines, as after a deploy (compiled templates are kept)."""
+    settings.TEMPLATES = copy.deepcopy(settings.TEMPLATES)
+
+
+def structure(html):
+    """The thread's shape: every comment's id, classes and enclosing comment."""
+    doc = parse(f"<!DOCTYPE html><html><body>{html}</body></html>")
+    items = [
+        (li.get("id"), sorted(classes(li)))
+        for li in doc.iter(f"{{{NS['h']}}}li")
+        if "comment" in classes(li)
+    ]
+    return items, parent_comment_map(doc)
+
+
+def discussion(article):
+    root = CommentFactory(article=article, author_name="Ada <Lovelace>")
+    reply = CommentFactory(article=article, parent=root, author_name="Bob")
+    removed = CommentFactory(article=article, status=Comment.Status.REMOVED)
+    CommentFactory(article=article, parent=removed, author_name="Cy")
+    return root, reply
+
+
+def test_a_site_comment_template_replaces_every_comment_and_nothing_else(
+    client, article, settings, site_templates
+):
+    root, reply = discussion(article)
+    default = threads.render_page(article, use_cache=False).html
+    (site_templates / "comment.html").write_text(CUSTOM_COMMENT)
+    restart(settings)
+
+    themed = threads.render_page(article, use_cache=False).html
+    assert structure(themed) == structure(default)  # the same list, nesting and classes
+    doc = parse(client.get(article.get_absolute_url()))
+    section = comments_section(doc)
+    mine = section.findall(".//h:div[@class='my-comment']", NS)
+    # The removed comment's placeholder too, with nothing of what was removed.
+    assert [text_of(div.find("h:b", NS)) for div in mine] == ["Ada <Lovelace>", "Bob", "", "Cy"]
+    assert [div.get("data-depth") for div in mine] == ["1", "2", "1", "2"]
+    assert section.find(".//h:article[@class='comment-body']", NS) is None
+    # The rest of the page is the app's.
+    assert comment_ids(doc)[:2] == [f"comment-{root.pk}", f"comment-{reply.pk}"]
+    assert text_of(section.find("h:h2", NS)) == f"3 Responses to “{article.title}”"
+    assert doc.find(".//h:form[@id='comment-form']", NS) is not None
+    assert section.find(".//h:button[@class='thread-toggle']", NS) is not None
+
+
+def test_a_site_thread_template_replaces_the_list(client, article, site_templates):
+    discussion(article)
+    (site_templates / "thread.html").write_text(
+        '<div class="my-thread">{% for item in items %}'
+        '<section id="c{{ item.comment.pk }}">{{ item.html }}</section>{% endfor %}</div>'
+    )
+    doc = parse(client.get(article.get_absolute_url()))
+    section = comments_section(doc)
+    assert section.find(".//h:ol[@class='comment-list']", NS) is None
+    themed = section.findall(".//h:div[@class='my-thread']/h:section", NS)
+    assert len(themed) == 4
+    # Each item's html is the app's comments/comment.html.
+    assert themed[0].find("h:article[@class='comment-body']", NS) is not None
+
+
+def test_the_templates_translations_follow_the_readers_language(article, site_templates):
+    """``_("…")`` is translated when a template is compiled, once per language: each
+    language gets its own, whichever rendered first."""
+    CommentFactory(article=article)
+    (site_templates / "comment.html").write_text('<i class="t">{{ _("yes,no,maybe") }}</i>')
+    seen = {}
+    for language in ("de", "en", "de", "fr"):
+        with translation.override(language):
+            html = threads.render_page(article, use_cache=False).html
+            expected = translation.gettext("yes,no,maybe")
+        seen[language] = expected
+        assert text_of(parse(html).find(".//h:i", NS)) == expected
+    assert len(set(seen.values())) == 3
+
+
+# --- what comments/comment.html receives -----------------------------------------------
+CONTEXT_DUMP = (
+    '<p id="c{{ comment.pk }}" data-depth="{{ depth }}" data-notice="{{ notice }}"'
+    ' data-flags="{% for name in flags %}{% if flags[name] %}{{ name }} {% endif %}{% endfor %}"'
+    ' data-urls="{{ [reply_url, edit_url, withdraw_url, report_url]|select|join(" ") }}">'
+)
+
+
+def node(pk, *, parent=None, level=0, status="approved"):
+    return Node(
+        pk=pk,
+        parent_id=parent,
+        level=level,
+        status=status,
+        author_name=f"Reader {pk}",
+        created_at=datetime(2026, 3, 1, 12, tzinfo=UTC),
+    )
+
+
+def test_comment_template_gets_the_readers_permissions_for_each_comment(site_templates):
+    (site_templates / "comment.html").write_text(
+        "{% set flags = {'can_reply': can_reply, 'can_edit': can_edit, "
+        "'can_withdraw': can_withdraw, 'can_report': can_report, "
+        "'has_reported': has_reported, 'is_own_pending': is_own_pending} %}" + CONTEXT_DUMP
+    )
+    nodes = [
+        node(1),  # someone else's: reply and report
+        node(2, parent=1, level=1),  # reported by the reader already
+        node(3, parent=1, level=1),  # the reader's own, still editable, with a notice
+        node(4, status="pending"),  # the reader's own, held
+        node(5, status="pending"),  # someone else's held comment: not shown
+    ]
+    shown = build_thread(nodes, max_depth=6, own_ids={3, 4})
+    html = rendering.render_thread(
+        shown,
+        article_url="/a/",
+        personal=True,
+        editable_ids={3},
+        reported_ids={2},
+        notices={3: rendering.NOTICE_UPDATED},
+        page_query="cpage=2",
+    )
+    doc = parse(html)
+    got = {
+        p.get("id"): (p.get("data-depth"), p.get("data-flags").split(), p.get("data-notice"))
+        for p in doc.iter(f"{{{NS['h']}}}p")
+    }
+    assert got == {
+        "c1": ("1", ["can_reply", "can_report"], "None"),
+        "c2": ("2", ["can_reply", "has_reported"], "None"),
+        "c3": ("2", ["can_reply", "can_edit", "can_withdraw"], "updated"),
+        "c4": ("1", ["can_withdraw", "is_own_pending"], "None"),
+    }
+    urls = {p.get("id"): p.get("data-urls").split() for p in doc.iter(f"{{{NS['h']}}}p")}
+    assert urls["c1"] == ["/a/?cpage=2&replyto=1#respond", "/comments/1/report/"]
+    assert urls["c2"] == ["/a/?cpage=2&replyto=2#respond"]
+    assert urls["c3"] == [
+        "/a/?cpage=2&replyto=3#respond",
+        "/comments/3/edit/",
+        "/comments/3/withdraw/",
+    ]
+    assert urls["c4"] == ["/comments/4/withdraw/"]
+
+
+# --- dates -------------------------------------------------------------------------------
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_comment_time_reads_as_django_formats_it_in_the_readers_language(
+    client, article, settings, language, time_zone
+):
+    settings.TIME_ZONE = time_zone
+    created = datetime(2026, 7, 31, 23, 30, 59, 123456, tzinfo=UTC)
+    comment = CommentFactory(article=article, created_at=created)
+    response = client.get(article.get_absolute_url(), HTTP_ACCEPT_LANGUAGE=language)
+    time = parse(response).find(f".//h:li[@id='comment-{comment.pk}']//h:time", NS)
+    local = timezone.localtime(created, zoneinfo.ZoneInfo(time_zone))
+    with translation.override(language):
+        expected = formats.date_format(local, "DATETIME_FORMAT")
+    assert time.get("datetime") == local.isoformat(timespec="seconds")
+    assert text_of(time) == " ".join(expected.split())
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    moments=st.lists(
+        st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+        min_size=1,
+        max_size=8,
+    ),
+    language=st.sampled_from(["en", "de", "fr", "ja"]),
+    time_zone=st.sampled_from(["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"]),
+    date_format=st.sampled_from(
+        [
+            None,  # the language's DATETIME_FORMAT
+            r"F j, Y \a\t g:i a",
+            "D, d M Y H:i:s",  # seconds
+            "l jS F Y, P",  # noon and midnight
+            "N j, Y, f A",
+            "c",  # the instant itself: formatted whole
+            "j.n.y G:i T",  # the zone's abbreviation: formatted whole
+        ]
+    ),
+)
+def test_comment_times_are_exactly_djangos_date_format(moments, language, time_zone, date_format):
+    """Each piece of the text is computed once per day, hour or minute and reused:
+    the result is Django's own formatting of every value, DST changes included."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    # Comments close together (sharing days, hours, minutes) and far apart.
+    values = [m.replace(tzinfo=UTC) for m in moments]
+    values += [v + timedelta(seconds=s) for v in values[:2] for s in (1, 59, 3600, 86400)]
+    with translation.override(language), timezone.override(zone):
+        times = rendering.CommentTimes(date_format)
+        fmt = date_format or formats.get_format("DATETIME_FORMAT")
+        for value in values:
+            local = timezone.localtime(value)
+            assert times(value) == (
+                local.isoformat(timespec="seconds"),
+                dateformat.format(local, fmt),
+            )
