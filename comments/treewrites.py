@@ -282,18 +282,19 @@ def number_trees(pairs, *, tree_id):
     numbers = {}
     for root in roots:
         tree = tree_id(root)
-        lft = {}
         counter = 0
-        stack = [(root, 0, False)]
+        # (key, level, its lft once entered: None on the way down)
+        stack = [(root, 0, None)]
         while stack:
-            key, level, closing = stack.pop()
+            key, level, lft = stack.pop()
             counter += 1
-            if closing:
-                numbers[key] = Numbers(tree, lft.pop(key), counter, level)
+            if lft is not None:
+                numbers[key] = Numbers(tree, lft, counter, level)
                 continue
-            lft[key] = counter
-            stack.append((key, level, True))
-            stack.extend((child, level + 1, False) for child in reversed(children[key]))
+            stack.append((key, level, counter))
+            replies = children.get(key)
+            if replies:
+                stack.extend((reply, level + 1, None) for reply in reversed(replies))
     return numbers
 
 
@@ -323,11 +324,13 @@ def place_new_comments(comments, *, tree_ids):
     )
     for tree in grafted:
         lock_tree(tree)
-    stored = list(
-        Comment.objects.filter(tree_id__in=grafted)
-        .order_by("tree_id", "lft")
-        .values_list("pk", "parent_id", *TREE_FIELDS)
-    )
+    stored = []
+    if grafted:
+        stored = list(
+            Comment.objects.filter(tree_id__in=grafted)
+            .order_by("tree_id", "lft")
+            .values_list("pk", "parent_id", *TREE_FIELDS)
+        )
     # Keys: ("stored", pk) and ("new", position in comments): unsaved comments are
     # unhashable, and the two kinds must never collide.
     position = {id(comment): index for index, comment in enumerate(comments)}
