@@ -10,9 +10,10 @@ Every tree must hold, for its ``n`` nodes:
 
 The parent links are the truth: ``repair_trees()`` recomputes ``tree_id``, ``lft``,
 ``rght`` and ``level`` from them (``comments.treewrites.number_trees``, the numbering
-the importer and the benchmarks' builder use) and updates only the rows that differ,
-under the same locks as posting. A reply attached to a comment on another article, or a cycle
-of parents, cannot be repaired automatically and is reported as such.
+the importer and the benchmarks' builder use) and updates only the rows that differ
+(``treewrites.renumber``), under the same locks as posting, taken before the rows are
+read. A reply attached to a comment on another article, or a cycle of parents, cannot
+be repaired automatically and is reported as such.
 
 Bodies are checked too: ``body_html`` is derived from ``body`` on save, so rows
 rendered by an older renderer (say, before a linking fix) keep the old markup until

@@ -20,8 +20,10 @@ insert, with no locking of its own. Every write above runs inside a transaction 
 taking the matching lock:
 
 * PostgreSQL: transaction-level advisory locks, one per tree and a site-wide one for
-  allocating new tree ids, released at commit or rollback. A transaction that needs
-  several takes the new-tree lock first, then trees in ascending id order.
+  allocating new tree ids, released at commit or rollback. Posting takes one; a move
+  or a repair takes the new-tree lock first, then trees in ascending id order; an
+  import takes each thread's as it reaches it (PostgreSQL ends a deadlock, should one
+  arise, by failing one of the transactions).
 * SQLite: transactions are IMMEDIATE (see settings), so the first statement takes the
   database's write lock and writers queue behind the busy timeout.
 
