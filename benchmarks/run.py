@@ -28,7 +28,9 @@ DUMMY_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCac
 ALL_THREADS = 10**9
 
 TARGETS = {
-    "speedup": 4.0,
+    "speedup": 10.0,  # the full thread, fresh, against {% recursetree %} (issue 12)
+    # The cached default page of 5,000 comments: 1.5× its 1.4 ms before issue 12 (SQLite).
+    "cached_ms": 2.1,
     "page_queries": 10,
     "page_ms": 25.0,
     "insert_ratio": 1.5,
@@ -454,6 +456,14 @@ def check_targets(results):
             f"default page, 5,000 comments, uncached: <{TARGETS['page_ms']:.0f} ms "
             f"({big['page_median_ms']}){'' if on_sqlite else ' (the target is set for SQLite)'}",
             big["page_median_ms"] < TARGETS["page_ms"] if on_sqlite else None,
+        )
+    )
+    sqlite_only = "" if on_sqlite else " (the target is set for SQLite)"
+    checks.append(
+        (
+            f"default page, 5,000 comments, cached: ≤{TARGETS['cached_ms']} ms "
+            f"({big['page_cached_median_ms']}){sqlite_only}",
+            big["page_cached_median_ms"] <= TARGETS["cached_ms"] if on_sqlite else None,
         )
     )
     ins = results["insert"]

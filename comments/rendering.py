@@ -79,8 +79,9 @@ class CommentTimes:
     The text is ``date_format(localtime(value), "DATETIME_FORMAT")``: the locale's
     format, each piece written by Django's own ``dateformat``. But each piece is
     computed once per render for each value of what it depends on (the day for
-    "F j, Y", the hour for "g a", the minute for "i"), not once per comment: a whole
-    ``date_format`` call costs more than the rest of a comment's markup
+    "F j, Y", the hour for "g a", the minute for "i"), and the whole text once per
+    minute (comments posted in the same minute share it), not once per comment: a
+    whole ``date_format`` call costs more than the rest of a comment's markup
     (docs/performance.md). A format with a character that depends on the instant
     itself (microseconds, the zone's name or offset, "c", "r", "U") is formatted whole
     for every value.
@@ -91,13 +92,17 @@ class CommentTimes:
         self.zone = timezone.get_current_timezone()
         self.format = date_format or formats.get_format("DATETIME_FORMAT")
         parts = dateformat.re_formatchars.split(self.format)
-        self.whole = not all(char in _DEPENDS_ON for char in parts[1::2])
+        chars = parts[1::2]
+        self.whole = not all(char in _DEPENDS_ON for char in chars)
+        # The finest key the text depends on (the minute, or the second with "s").
+        self.finest = max((_DEPENDS_ON.get(char, 0) for char in chars), default=0)
         # Literal text (escapes undone, as Django does), or (char, key index, {key: text}).
         self.pieces = [
             (part, _DEPENDS_ON[part], {}) if index % 2 else dateformat.re_escaped.sub(r"\1", part)
             for index, part in enumerate(parts)
             if part and not self.whole
         ]
+        self.texts = {}  # (day, finest key): text
 
     def __call__(self, value):
         local = timezone.localtime(value, self.zone)
@@ -106,6 +111,12 @@ class CommentTimes:
             return iso, dateformat.format(local, self.format)
         minute = local.hour * 60 + local.minute
         keys = (local.toordinal(), local.hour, minute, minute * 60 + local.second)
+        text = self.texts.get((keys[0], keys[self.finest]))
+        if text is None:
+            text = self.texts[keys[0], keys[self.finest]] = self.text(local, keys)
+        return iso, text
+
+    def text(self, local, keys):
         text = []
         for piece in self.pieces:
             if piece.__class__ is str:
@@ -116,7 +127,7 @@ class CommentTimes:
             if part is None:
                 part = known[keys[depends_on]] = dateformat.format(local, char)
             text.append(part)
-        return iso, "".join(text)
+        return "".join(text)
 
 
 def _renderer(template, page_vars):
