@@ -98,7 +98,9 @@ def _announce_after_commit(ids, using):
     if (
         pending is None
         or pending.sent
-        or not any(func is pending for _sids, func, _robust in connection.run_on_commit)
+        or not any(
+            func is pending for _sids, func, _robust in getattr(connection, "run_on_commit", ())
+        )
     ):
         pending = _Announcement()
         setattr(connection, PENDING_ATTR, pending)

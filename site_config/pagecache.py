@@ -223,19 +223,19 @@ class Query:
     context: dict
 
 
-_queries = []  # (parameter names, read(request) → QueryPart)
+_queries = {}  # parameter names → read(request) → QueryPart
 
 
 def register_query(names, read):
     """Let an app own query parameters of cached pages (the comments app: ``cpage`` and
     ``csort``). ``read(request)`` returns a ``QueryPart``."""
-    _queries.append((frozenset(names), read))
+    _queries[frozenset(names)] = read
 
 
 def read_query(request):
     """Every registered reading of ``request``'s query, put together."""
     key, redirect_to, context = [], None, {}
-    for _names, read in _queries:
+    for read in _queries.values():
         part = read(request)
         key.extend(part.key)
         redirect_to = redirect_to or part.redirect_to
@@ -306,7 +306,7 @@ def is_shared_view(request):
         return False
     if set(request.COOKIES) - {settings.CSRF_COOKIE_NAME}:
         return False  # a session, a remembered name, a language or a flash message
-    owned = frozenset().union(*(names for names, _read in _queries))
+    owned = frozenset().union(*_queries)
     if set(request.GET) - owned:
         return False  # ?replyto= and anything else render normally
     return not request.user.is_authenticated

@@ -1,5 +1,6 @@
 """The anonymous page cache: shared pages served from the cache with each reader's own
-CSRF token and form timestamp, never stale, never used for anyone with personal state."""
+CSRF token and form timestamp, rendered afresh after every change made through the models
+(tests/test_invalidation.py), never used for anyone with personal state."""
 
 import time
 

@@ -1,4 +1,5 @@
-"""The cached thread fragment: served from the cache, never stale, never personal.
+"""The cached thread fragment: served from the cache, rendered afresh after every change
+made through the models, never personal.
 
 The proof of each invalidation: render the page (the fragment is cached), change a
 comment's stored HTML behind the cache's back (an ``update()`` that bumps nothing),
