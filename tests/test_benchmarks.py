@@ -54,7 +54,7 @@ def test_every_measurement_runs_and_the_report_lists_every_target(client, tmp_pa
     for name, _parents in TINY_SHAPES:
         assert f"| {name} |" in report
     verdicts = [line.split()[0] for line in report.split("Targets:")[1].splitlines() if line]
-    assert len(verdicts) == 9 and set(verdicts) <= {"PASS", "MISS", "INFO"}
+    assert len(verdicts) == 10 and set(verdicts) <= {"PASS", "MISS", "INFO"}
 
     run.write_json(results, tmp_path / "bench.json")
     assert json.loads((tmp_path / "bench.json").read_text())["renders"][0]["shape"] == "random 100"
