@@ -1,18 +1,21 @@
 """Render a thread from the templates a site can override (Jinja2, docs/theming.md).
 
 ``comments/thread.html`` gets the page's comments as a flat list in display order
-(``tree.build_thread``), each item saying how many reply lists close before it and
-whether it opens one, so nesting needs no recursion and a chain of any length renders.
-``comments/comment.html`` is rendered once per comment with the comment, its depth
-and what the reader may do with it. The markup is a contract (themes, tests and
+(``tree.build_thread``), each item saying how many open comments end before it and
+whether it opens a reply list, so nesting needs no recursion and a chain of any length
+renders. ``comments/comment.html`` is rendered once per comment with the comment, its
+depth and what the reader may do with it. The markup is a contract (themes, tests and
 comments.js rely on it):
 
     <ol class="comment-list">
       <li id="comment-<pk>" class="comment depth-<d>"> … <ol class="children"> … </ol></li>
     </ol>
 
-Everything the same for the whole page (URL prefixes, the reply count labels) is
-prepared once per render. Why Jinja2, with the figures: docs/performance.md.
+Everything the same for the whole page (URL prefixes, the reply count labels, the
+templates' globals) is prepared once per render, the templates' ``_("…")`` once per
+language (``site_config.jinja2``) and the times' text once per minute
+(``CommentTimes``). Why Jinja2 and these shortcuts, with the figures:
+docs/performance.md.
 """
 
 from dataclasses import dataclass
@@ -130,11 +133,11 @@ class CommentTimes:
         return "".join(text)
 
 
-def _renderer(template, page_vars):
-    """``render(context)`` of a Jinja2 ``template`` whose globals and ``page_vars`` are
-    merged once per page. ``Template.render`` merges the globals again on every call,
-    which for a small template rendered once per comment is a quarter of its cost."""
-    base = {**template.globals, **page_vars}
+def _renderer(template):
+    """``render(context)`` of a Jinja2 ``template`` whose globals are merged once per
+    page. ``Template.render`` merges them again on every call, which for a small
+    template rendered once per comment is a quarter of its cost."""
+    base = dict(template.globals)
     root, new_context = template.root_render_func, template.new_context
 
     def render(context):
@@ -164,7 +167,7 @@ def render_thread(
     """
     # The active language's templates, their _("…") translated once (site_config.jinja2).
     env = engines[ENGINE].env.localized()
-    render_comment = _renderer(env.get_template(COMMENT_TEMPLATE), {})
+    render_comment = _renderer(env.get_template(COMMENT_TEMPLATE))
     editable_ids, reported_ids = set(editable_ids), set(reported_ids)
     notices = notices or {}
     permalink = _url_parts("comments:permalink")[0]
@@ -226,5 +229,5 @@ def render_thread(
             )
         )
         open_depth = depth
-    render_list = _renderer(env.get_template(THREAD_TEMPLATE), {})
+    render_list = _renderer(env.get_template(THREAD_TEMPLATE))
     return str(render_list({"items": items, "last_ends": open_depth}))

@@ -143,3 +143,25 @@ def test_two_replies_in_a_row_leave_valid_tree_boundaries(client, article, comme
     assert (root.lft, root.rght) == (1, 6)
     assert [(r.lft, r.rght) for r in replies] == [(2, 3), (4, 5)]
     assert Comment.objects.filter(tree_id=root.tree_id).count() == 3
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    statuses=st.lists(st.sampled_from(STATUSES), min_size=1, max_size=12),
+    own=st.sets(st.integers(min_value=0, max_value=11)),
+)
+def test_the_page_query_and_the_tree_agree_on_what_a_reader_sees(statuses, own):
+    """``Comment.objects.visible_to`` (what the page counts and plans) and
+    ``build_thread`` (what it shows in full) are one rule: public, or the reader's own
+    held comment."""
+    article = ArticleFactory()
+    comments = [CommentFactory(article=article, status=status) for status in statuses]
+    own_ids = {comments[i].pk for i in own if i < len(comments)}
+    queried = set(
+        Comment.objects.filter(article=article).visible_to(own_ids).values_list("pk", flat=True)
+    )
+    nodes = [Node(pk=c.pk, parent_id=None, level=0, status=c.status) for c in comments]
+    build_thread(nodes, max_depth=6, own_ids=own_ids)
+    assert queried == {node.pk for node in nodes if node.visible}
