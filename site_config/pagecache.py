@@ -304,8 +304,10 @@ def is_shared_view(request):
     """True when this reader sees what every cookie-less anonymous reader sees."""
     if request.method not in ("GET", "HEAD"):
         return False
-    if set(request.COOKIES) - {settings.CSRF_COOKIE_NAME}:
-        return False  # a session, a remembered name, a language or a flash message
+    # The chosen language is part of every key (articles.models.CacheVersion), so a
+    # language cookie still shares the page with everyone reading in that language.
+    if set(request.COOKIES) - {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME}:
+        return False  # a session, a remembered name or a flash message
     owned = frozenset().union(*_queries)
     if set(request.GET) - owned:
         return False  # ?replyto= and anything else render normally

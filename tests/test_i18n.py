@@ -454,3 +454,38 @@ def test_the_committed_catalogue_is_complete_and_compiled(tmp_path):
         assert gettext.GNUTranslations(committed)._catalog == (
             gettext.GNUTranslations(compiled)._catalog
         ), "locale/de/LC_MESSAGES/django.mo is stale: run compilemessages (docs/translation.md)"
+
+
+def test_a_reader_with_a_language_cookie_is_served_the_shared_page_of_that_language(
+    story, monkeypatch
+):
+    """The language chooser's cookie is no reason to render per reader: the language is
+    part of the cache key, so the German page is shared by every German reader."""
+    from site_config.pagecache import PageSkeleton
+
+    built, served = [], []
+    real_cut, real_response_for = PageSkeleton.cut.__func__, PageSkeleton.response_for
+
+    def recording_cut(cls, *args, **kwargs):
+        built.append(True)
+        return real_cut(cls, *args, **kwargs)
+
+    def recording_response_for(self, request):
+        served.append(True)
+        return real_response_for(self, request)
+
+    monkeypatch.setattr(PageSkeleton, "cut", classmethod(recording_cut))
+    monkeypatch.setattr(PageSkeleton, "response_for", recording_response_for)
+    CommentFactory(article=story)
+    headings = []
+    for language in ("de", "de", "en"):
+        reader = Client()
+        reader.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        headings.append(heading(reader.get(story.get_absolute_url())))
+    assert headings == [
+        "1 Antwort auf „The riverside park“",
+        "1 Antwort auf „The riverside park“",
+        "1 Response to “The riverside park”",
+    ]
+    assert len(served) == 3  # every one of them got the shared page of their language
+    assert len(built) == 2  # built once per language
