@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db import transaction
 
 from articles.models import Article
+from comments import treewrites
 from comments.models import Comment
 
 A, P, S = Comment.Status.APPROVED, Comment.Status.PENDING, Comment.Status.SPAM
@@ -223,7 +224,6 @@ NEWSROOM_THREADS = [
 def _add(article, parent, name, email, status, when, body):
     comment = Comment(
         article=article,
-        parent=parent,
         author_name=name,
         author_email=email,
         body=body,
@@ -232,8 +232,8 @@ def _add(article, parent, name, email, status, when, body):
         ip_address="192.0.2.10",
         user_agent="seed_demo",
     )
-    comment.save()
-    return comment
+    # Through the tree module like every other write: its lock, the parent re-read.
+    return treewrites.insert(comment, parent=parent)
 
 
 def _seed_article(article, entries, author):
@@ -243,8 +243,6 @@ def _seed_article(article, entries, author):
             name = author.get_full_name() or author.get_username()
             email = author.email
         parent = created.get(parent_key)
-        if parent is not None:
-            parent.refresh_from_db()
         created[key] = _add(
             article,
             parent,
