@@ -545,6 +545,22 @@ class CommentAdmin(admin.ModelAdmin):
             return "—"
         return render_partial("revisions", revisions=list(obj.revisions.all()))
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except treewrites.InvalidMove:
+            # Another moderator moved the new parent under this comment after the form
+            # was checked: the locked re-check refused it and nothing was saved.
+            self.message_user(
+                request,
+                _(
+                    "This comment was not moved: meanwhile its new parent became one of "
+                    "its replies. Check the thread and try again."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         obj = self.get_object(request, object_id)

@@ -249,6 +249,26 @@ def test_admin_refuses_to_move_a_comment_under_its_own_reply(admin_client_, arti
     assert Comment.objects.get(pk=root.pk).parent_id is None
 
 
+def test_admin_move_refused_under_the_locks_answers_a_message_not_a_500(
+    admin_client_, article, monkeypatch
+):
+    """Two moderators racing: the form's check passed on what it read, then the locked
+    re-check in ``treewrites.move`` refuses. Nothing is saved and the moderator is told."""
+    from comments.admin import CommentAdminForm
+
+    monkeypatch.setattr(CommentAdminForm, "clean_parent", lambda form: form.cleaned_data["parent"])
+    root = CommentFactory(article=article)
+    reply = CommentFactory(parent=root)
+    before = boundaries(root, reply)
+    url = reverse("admin:comments_comment_change", args=[root.pk])
+    response = admin_client_.post(url, change_form(root, parent=reply.pk))
+    assert response.status_code == 302 and response["Location"] == url
+    page = admin_client_.get(url)
+    assert "This comment was not moved" in page.content.decode()
+    assert boundaries(root, reply) == before
+    assert Comment.objects.get(pk=root.pk).parent_id is None
+
+
 def test_admin_delete_goes_through_delete_leaf_under_the_tree_lock(admin_client_, article, locks):
     root = CommentFactory(article=article)
     leaf = CommentFactory(parent=root)
