@@ -21,8 +21,8 @@ from django.db.models import Count
 
 from comments import posting
 from comments.forms import TIMESTAMP_SALT, CommentForm
-from comments.treewrites import is_transient, retry_write
 from comments.models import Comment
+from comments.treewrites import is_transient, retry_write
 from tests.factories import ArticleFactory, CommentFactory
 
 ENGINE = django_settings.DATABASES["default"]["ENGINE"]
