@@ -3,14 +3,17 @@
 ``comments/thread.html`` gets the page's comments as a flat list in display order
 (``tree.build_thread``), each item saying how many open comments end before it and
 whether it opens a reply list, so nesting needs no recursion and a chain of any length
-renders. ``comments/comment.html`` is rendered once per comment with the comment, its
-depth and what the reader may do with it. The markup is a contract (themes, tests and
-comments.js rely on it):
+renders. ``comments/comment.html`` renders one comment with the comment, its depth
+and what the reader may do with it (``item.html``). The markup is a contract (themes,
+tests and comments.js rely on it):
 
     <ol class="comment-list">
       <li id="comment-<pk>" class="comment depth-<d>"> … <ol class="children"> … </ol></li>
     </ol>
 
+The whole thread is one template render: where thread.html prints ``{{ item.html }}``
+in its ``{% for item in items %}``, it is compiled with comment.html in that place
+(``inline_comments``), so each comment costs its markup and not a render of its own.
 Everything the same for the whole page (URL prefixes, the reply count labels, the
 templates' globals) is prepared once per render, the templates' ``_("…")`` once per
 language (``site_config.jinja2``) and the times' text once per minute
@@ -24,6 +27,7 @@ from django.template import engines
 from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.translation import ngettext
+from jinja2 import meta, nodes
 from markupsafe import Markup
 
 from comments.text import http_url
@@ -37,6 +41,28 @@ COMMENT_TEMPLATE = "comments/comment.html"
 NOTICE_UPDATED = "updated"  # their edit was saved and the comment keeps its status
 NOTICE_HELD = "held"  # their edit went to moderation (held; to them, spam looks held too)
 
+# What comments/comment.html receives (docs/theming.md), in the order of Item.values.
+CONTEXT = (
+    "comment",
+    "depth",
+    "author_url",
+    "permalink",
+    "created_iso",
+    "created_text",
+    "reply_count_label",
+    "can_reply",
+    "reply_url",
+    "can_edit",
+    "edit_url",
+    "can_withdraw",
+    "withdraw_url",
+    "can_report",
+    "report_url",
+    "has_reported",
+    "is_own_pending",
+    "notice",
+)
+
 
 @dataclass(slots=True)
 class Item:
@@ -44,10 +70,18 @@ class Item:
 
     comment: object  # the tree.Node
     depth: int
-    html: Markup  # comments/comment.html rendered for it
     opens: bool = False  # the first reply of the comment before it: opens its reply list
     ends: int = 0  # open comments that end before it (their </li>, with their reply lists)
     is_own_pending: bool = False
+    # What comments/comment.html receives for it: a value per name of ``Page.names``
+    # (CONTEXT, then any other name the template reads, undefined).
+    values: tuple = ()
+    page: "Page" = None
+
+    @property
+    def html(self):
+        """comments/comment.html rendered for it (safe HTML)."""
+        return self.page.render_comment(self.values)
 
 
 class _ReplyCountLabels(dict):
@@ -105,19 +139,27 @@ class CommentTimes:
             for index, part in enumerate(parts)
             if part and not self.whole
         ]
-        self.texts = {}  # (day, finest key): text
+        self.known = {}  # (day, finest key): (ISO text to the minute, text)
+        self.offsets = {}  # UTC offset: its ISO text ("+01:00")
 
     def __call__(self, value):
         local = timezone.localtime(value, self.zone)
-        iso = local.isoformat(timespec="seconds")
         if self.whole:
-            return iso, dateformat.format(local, self.format)
+            return local.isoformat(timespec="seconds"), dateformat.format(local, self.format)
+        second = local.second
         minute = local.hour * 60 + local.minute
-        keys = (local.toordinal(), local.hour, minute, minute * 60 + local.second)
-        text = self.texts.get((keys[0], keys[self.finest]))
-        if text is None:
-            text = self.texts[keys[0], keys[self.finest]] = self.text(local, keys)
-        return iso, text
+        keys = (local.toordinal(), local.hour, minute, minute * 60 + second)
+        known = self.known.get((keys[0], keys[self.finest]))
+        if known is None:
+            iso = local.isoformat(timespec="seconds")
+            # The ISO text up to the minute ("2026-11-23T23:56:"), and the text.
+            known = self.known[keys[0], keys[self.finest]] = (iso[:17], self.text(local, keys))
+        # The offset is not part of the key: a local minute can come twice (DST ends).
+        offset = local.utcoffset()
+        zone = self.offsets.get(offset)
+        if zone is None:
+            zone = self.offsets[offset] = local.isoformat(timespec="seconds")[19:]
+        return f"{known[0]}{second:02d}{zone}", known[1]
 
     def text(self, local, keys):
         text = []
@@ -134,19 +176,155 @@ class CommentTimes:
 
 
 def _renderer(template):
-    """``render(context)`` of a Jinja2 ``template`` whose globals are merged once per
-    page. ``Template.render`` merges them again on every call, which for a small
-    template rendered once per comment is a quarter of its cost."""
-    base = dict(template.globals)
+    """``render(context)`` of a Jinja2 ``template``, for a ``context`` that already
+    holds the template's globals (``template.globals``). ``Template.render`` merges
+    them into a new dict on every call; this is Jinja2's documented low-level API
+    (``new_context``, ``root_render_func``), with the same output."""
     root, new_context = template.root_render_func, template.new_context
 
     def render(context):
         try:
-            return Markup("".join(root(new_context({**base, **context}, shared=True))))
+            return Markup("".join(root(new_context(context, shared=True))))
         except Exception:
             return template.environment.handle_exception()  # template lines in the traceback
 
     return render
+
+
+# Nodes that make a comment template unfit to be compiled into another: they depend on
+# being their own template (blocks) or pass the template's context on (includes).
+_OWN_TEMPLATE_NODES = (nodes.Extends, nodes.Block, nodes.Include, nodes.Import, nodes.FromImport)
+# Names that mean something else inside another template's loop: ``self``, and
+# ``loop`` read outside the comment template's own loops.
+_OWN_TEMPLATE_NAMES = {"self", "loop"}
+
+
+def inline_comments(env, names):
+    """``comments/thread.html`` compiled with ``comments/comment.html`` in place of each
+    ``{{ item.html }}`` it prints directly in ``{% for item in items %}``, and the
+    names the inlined template reads (``names``, then the others it reads, which it
+    gets undefined as when rendered alone). ``(None, names)`` when there is no such
+    place, or comment.html needs to be a template of its own (``_OWN_TEMPLATE_NODES``,
+    ``_OWN_TEMPLATE_NAMES``), or the two do not compile together.
+
+    In that place, the comment template's body runs in a scope of its own, with its
+    names bound from ``item.values``; so it sees exactly what it would see rendered
+    alone with the same context, and prints the same. Both files come through the
+    loader, so a site's own templates are the ones combined.
+    """
+    comment_source, comment_file, _uptodate = env.loader.get_source(env, COMMENT_TEMPLATE)
+
+    def comment_body():  # a fresh copy of its nodes for each place
+        return env.parse(comment_source, COMMENT_TEMPLATE, comment_file).body
+
+    comment = env.parse(comment_source, COMMENT_TEMPLATE, comment_file)
+    reads = meta.find_undeclared_variables(comment)
+    special = reads | {name.name for name in comment.find_all(nodes.Name) if name.name == "self"}
+    if any(comment.find(kind) for kind in _OWN_TEMPLATE_NODES) or special & _OWN_TEMPLATE_NAMES:
+        return None, names
+    names = (*names, *sorted(reads - set(names)))
+    source, filename, _uptodate = env.loader.get_source(env, THREAD_TEMPLATE)
+    thread = env.parse(source, THREAD_TEMPLATE, filename)
+    inlined = 0
+    for loop in list(thread.find_all(nodes.For)):
+        if (
+            isinstance(loop.target, nodes.Name)
+            and isinstance(loop.iter, nodes.Name)
+            and loop.iter.name == "items"
+        ):
+            inlined += _inline_in(loop, loop.target.name, comment_body, names)
+    if not inlined:
+        return None, names
+    thread.set_environment(env)
+    try:
+        code = env.compile(thread, THREAD_TEMPLATE, filename)
+    except Exception:
+        return None, names  # each is compiled on its own, and reports its own errors
+    return env.template_class.from_code(env, code, env.make_globals(None)), names
+
+
+def _inline_in(node, item, body, names):
+    """Replace, under ``node``, each ``{{ <item>.html }}`` with ``body()`` bound to
+    ``<item>.values``; return how many."""
+    count = 0
+    for field in node.fields:
+        children = getattr(node, field)
+        if not isinstance(children, list):
+            continue
+        replaced = []
+        for child in children:
+            if isinstance(child, nodes.Output):
+                count += _split_output(child, item, body, names, replaced)
+            else:
+                if isinstance(child, nodes.Node):
+                    count += _inline_in(child, item, body, names)
+                replaced.append(child)
+        setattr(node, field, replaced)
+    return count
+
+
+def _split_output(output, item, body, names, into):
+    """``output``'s pieces into ``into``, each ``<item>.html`` as an inlined body."""
+    count, pending = 0, []
+    for piece in output.nodes:
+        if (
+            isinstance(piece, nodes.Getattr)
+            and piece.attr == "html"
+            and isinstance(piece.node, nodes.Name)
+            and piece.node.name == item
+        ):
+            if pending:
+                into.append(nodes.Output(pending, lineno=output.lineno))
+                pending = []
+            bind = nodes.Assign(
+                nodes.Tuple([nodes.Name(name, "store") for name in names], "store"),
+                nodes.Getattr(nodes.Name(item, "load"), "values", "load"),
+                lineno=output.lineno,
+            )
+            into.append(nodes.Scope([bind, *body()], lineno=output.lineno))
+            count += 1
+        else:
+            pending.append(piece)
+    if pending:
+        into.append(nodes.Output(pending, lineno=output.lineno))
+    return count
+
+
+class Page:
+    """The templates one render of a thread uses, in the active language: thread.html,
+    with comment.html inlined where it can be (compiled once per pair of loaded
+    templates: in development a changed file is a new template, so a new pair), and
+    comment.html alone, for ``item.html``."""
+
+    def __init__(self, env):
+        thread, comment = env.get_template(THREAD_TEMPLATE), env.get_template(COMMENT_TEMPLATE)
+        known = env.__dict__.get("inlined_comments")
+        if known is None or known[0] is not thread or known[1] is not comment:
+            known = env.inlined_comments = (thread, comment, *inline_comments(env, CONTEXT))
+        self.thread, self.comment, self.inlined, self.names = known
+        self.undefined = {name: env.undefined(name=name) for name in self.names}
+        # The other names comment.html reads: undefined, as when rendered alone.
+        self.extra = tuple(self.undefined[name] for name in self.names[len(CONTEXT) :])
+        self._render_comment = None
+
+    def render_comment(self, values):
+        """comments/comment.html alone, for ``values`` (one per ``self.names``)."""
+        if self._render_comment is None:
+            self._render_comment = _renderer(self.comment)
+        context = dict(zip(self.names, values, strict=True))
+        return self._render_comment({**self.comment.globals, **context})
+
+    def render_thread(self, items, last_ends):
+        context = {**self.thread.globals, "items": items, "last_ends": last_ends}
+        if self.inlined is not None:
+            template = self.inlined
+            try:
+                return "".join(template.root_render_func(template.new_context(context, True)))
+            except Exception:
+                # Rendered again below, each comment alone: the error, if it is one,
+                # then names the template and line it comes from.
+                pass
+        return str(_renderer(self.thread)(context))
 
 
 def render_thread(
@@ -166,8 +344,13 @@ def render_thread(
     ``notices``); otherwise every comment gets the public links.
     """
     # The active language's templates, their _("…") translated once (site_config.jinja2).
-    env = engines[ENGINE].env.localized()
-    render_comment = _renderer(env.get_template(COMMENT_TEMPLATE))
+    page = Page(engines[ENGINE].env.localized())
+    extra = page.extra
+    # What a comment's template gets undefined (a placeholder gets comment and depth
+    # only; each link only where the reader may follow it).
+    undefined = page.undefined
+    no_edit, no_withdraw = undefined["edit_url"], undefined["withdraw_url"]
+    placeholder = tuple(undefined[name] for name in CONTEXT[2:]) + extra
     editable_ids, reported_ids = set(editable_ids), set(reported_ids)
     notices = notices or {}
     permalink = _url_parts("comments:permalink")[0]
@@ -180,6 +363,7 @@ def render_thread(
         f"{article_url}?{page_query}&replyto=" if page_query else f"{article_url}?replyto="
     )
     reply_counts = _ReplyCountLabels()
+    reply_counts[0] = ""
     times = CommentTimes()
     items = []
     open_depth = 0  # depth of the innermost <li> still open
@@ -187,47 +371,55 @@ def render_thread(
         pk, depth, own = node.pk, node.depth, node.own
         is_own_pending = own and node.status in AWAITING
         if not node.visible:  # shown, not visible: a placeholder keeping its replies
-            context = {"comment": node, "depth": depth}
-        else:
+            values = (node, depth, *placeholder)
+        elif not own and pk not in reported_ids:  # most comments: the public's links
             created_iso, created_text = times(node.created_at)
-            public = not is_own_pending  # visible, not held: it can be answered
-            reported = public and not own and pk in reported_ids
-            context = {
-                "comment": node,
-                "depth": depth,
-                "author_url": http_url(node.author_url) if node.author_url else "",
-                "permalink": f"{permalink}{pk}/",
-                "created_iso": created_iso,
-                "created_text": created_text,
-                "reply_count_label": reply_counts[node.reply_count] if node.reply_count else "",
-                "can_reply": public,
-                "can_edit": own and pk in editable_ids,
-                "can_withdraw": own,
-                "can_report": public and not own and not reported,
-                "has_reported": reported,
-                "is_own_pending": is_own_pending,
-                "notice": notices.get(pk) if own else None,
-            }
-            # Each link only where the reader may follow it.
-            if public:
-                context["reply_url"] = f"{reply_prefix}{pk}#respond"
-            if context["can_report"]:
-                context["report_url"] = f"{report[0]}{pk}{report[1]}"
-            if own:
-                context["withdraw_url"] = f"{withdraw[0]}{pk}{withdraw[1]}"
-            if context["can_edit"]:
-                context["edit_url"] = f"{edit[0]}{pk}{edit[1]}"
+            values = (
+                node,
+                depth,
+                http_url(node.author_url) if node.author_url else "",
+                f"{permalink}{pk}/",
+                created_iso,
+                created_text,
+                reply_counts[node.reply_count],
+                True,  # can_reply
+                f"{reply_prefix}{pk}#respond",
+                False,  # can_edit
+                no_edit,
+                False,  # can_withdraw
+                no_withdraw,
+                True,  # can_report
+                f"{report[0]}{pk}{report[1]}",
+                False,  # has_reported
+                False,  # is_own_pending
+                None,  # notice
+            ) + extra
+        else:  # the reader's own comment, or one they reported
+            created_iso, created_text = times(node.created_at)
+            answerable = not is_own_pending  # visible, not held
+            can_edit = own and pk in editable_ids
+            values = (
+                node,
+                depth,
+                http_url(node.author_url) if node.author_url else "",
+                f"{permalink}{pk}/",
+                created_iso,
+                created_text,
+                reply_counts[node.reply_count],
+                answerable,
+                f"{reply_prefix}{pk}#respond" if answerable else undefined["reply_url"],
+                can_edit,
+                f"{edit[0]}{pk}{edit[1]}" if can_edit else no_edit,
+                own,  # can_withdraw
+                f"{withdraw[0]}{pk}{withdraw[1]}" if own else no_withdraw,
+                False,  # can_report: their own, or reported already
+                undefined["report_url"],
+                answerable and not own,  # has_reported
+                is_own_pending,
+                notices.get(pk) if own else None,
+            ) + extra
         opens = bool(open_depth) and depth > open_depth
-        items.append(
-            Item(
-                comment=node,
-                depth=depth,
-                html=render_comment(context),
-                opens=opens,
-                ends=0 if opens or not open_depth else open_depth - depth + 1,
-                is_own_pending=is_own_pending,
-            )
-        )
+        ends = 0 if opens or not open_depth else open_depth - depth + 1
+        items.append(Item(node, depth, opens, ends, is_own_pending, values, page))
         open_depth = depth
-    render_list = _renderer(env.get_template(THREAD_TEMPLATE))
-    return str(render_list({"items": items, "last_ends": open_depth}))
+    return page.render_thread(items, open_depth)

@@ -3,14 +3,20 @@ and what those templates receive: the comment, its depth, the reader's permissio
 its time in the reader's language and the site's time zone."""
 
 import copy
+import os
 import zoneinfo
 from datetime import UTC, datetime, timedelta
+from traceback import extract_tb
+from xml.etree import ElementTree
 
+import markupsafe
 import pytest
+from django.template import engines
 from django.utils import dateformat, formats, timezone, translation
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from comments import rendering, threads
 from comments.models import Comment
@@ -244,3 +250,164 @@ def test_comment_times_are_exactly_djangos_date_format(moments, language, time_z
                 local.isoformat(timespec="seconds"),
                 dateformat.format(local, fmt),
             )
+
+
+# --- one render for the whole thread -------------------------------------------------
+def engine_env():
+    return engines["jinja2"].env.localized()
+
+
+def render_alone(monkeypatch, article):
+    """The thread with every comment rendered by comments/comment.html on its own (no
+    inlining): what the one-render thread must print, byte for byte."""
+    with monkeypatch.context() as patch:
+        patch.setattr(rendering, "inline_comments", lambda env, names: (None, names))
+        patch.setattr(engine_env(), "inlined_comments", None, raising=False)
+        return threads.render_page(article, use_cache=False).html
+
+
+def test_a_site_comment_template_inside_the_thread_prints_what_it_prints_alone(
+    article, settings, site_templates, monkeypatch
+):
+    """comments/comment.html is compiled into the thread where thread.html prints
+    ``{{ item.html }}``; there it sees the names it gets alone and no others (the
+    thread's ``item`` and ``items`` are undefined to it), with its own sets and loops."""
+    discussion(article)
+    dee = CommentFactory(
+        article=article, author_name="Dee & <Co>", author_url="https://dee.example/"
+    )
+    (site_templates / "comment.html").write_text(
+        "{% set who = comment.author_name|upper %}"
+        '<p class="c" data-seen="{{ [item is defined, items is defined,'
+        ' last_ends is defined, edit_url is defined]|join(",") }}">'
+        "{{ who }} {{ depth }} {{ author_url }} {{ reply_count_label }}"
+        "{% if can_report %} {{ report_url }}{% endif %}"
+        "{% for n in range(2) %}{{ loop.index }}{% endfor %} {{ _('Reply') }}"
+        "{{ comment.body_html|safe }}</p>"
+    )
+    restart(settings)
+    with translation.override("en"):
+        assert rendering.Page(engine_env()).inlined is not None  # one render, inlined
+        html = threads.render_page(article, use_cache=False).html
+        assert html == render_alone(monkeypatch, article)
+
+    paragraphs = parse(html).findall(".//h:p[@class='c']", NS)
+    assert len(paragraphs) == 5
+    assert {p.get("data-seen") for p in paragraphs} == {"False,False,False,False"}
+    assert text_of(paragraphs[4]) == (
+        f"DEE & <CO> 1 https://dee.example/ /comments/{dee.pk}/report/12 Reply"
+    )
+
+
+def test_a_comment_template_that_includes_another_is_rendered_for_each_comment(
+    client, article, settings, site_templates
+):
+    """A comment template that includes or extends others is not compiled into the
+    thread (an include would see the thread's names): it is rendered on its own, as
+    ``item.html``, and shows the same."""
+    discussion(article)
+    (site_templates / "_who.html").write_text('<b class="who">{{ comment.author_name }}</b>')
+    (site_templates / "comment.html").write_text(
+        '<div class="mine">{% include "comments/_who.html" %}</div>'
+    )
+    restart(settings)
+    assert rendering.Page(engine_env()).inlined is None
+    section = comments_section(parse(client.get(article.get_absolute_url())))
+    names = [text_of(b) for b in section.findall(".//h:div[@class='mine']/h:b", NS)]
+    assert names == ["Ada <Lovelace>", "Bob", "", "Cy"]
+
+
+def test_item_html_is_the_same_markup_printed_directly_or_through_a_filter(
+    article, settings, site_templates
+):
+    """Printed directly in the loop, ``item.html`` is the comment template compiled into
+    the thread; anywhere else it is rendered on its own: the same markup."""
+    discussion(article)
+    (site_templates / "thread.html").write_text(
+        "{% for item in items %}<section>{{ item.html }}</section>"
+        "<aside>{{ item.html|safe }}</aside>{% endfor %}"
+    )
+    restart(settings)
+    doc = parse(threads.render_page(article, use_cache=False).html)
+    sections = doc.findall(".//h:section", NS)
+    asides = doc.findall(".//h:aside", NS)
+    assert len(sections) == len(asides) == 4
+    for section, aside in zip(sections, asides, strict=True):
+        assert ElementTree.tostring(section).replace(b"section", b"aside") == (
+            ElementTree.tostring(aside)
+        )
+
+
+def test_an_error_in_a_site_comment_template_names_its_file_and_line(
+    article, settings, site_templates
+):
+    CommentFactory(article=article)
+    path = site_templates / "comment.html"
+    path.write_text("<p>\n{{ comment.pk }}\n{{ comment.pk // 0 }}</p>\n")
+    restart(settings)
+    with pytest.raises(ZeroDivisionError) as raised:
+        threads.render_page(article, use_cache=False)
+    frames = [(frame.filename, frame.lineno) for frame in extract_tb(raised.value.__traceback__)]
+    assert (str(path), 3) in frames
+
+
+def test_in_development_a_changed_comment_template_shows_at_the_next_render(
+    article, settings, site_templates
+):
+    """With DEBUG, Jinja2 reloads a changed template; the thread compiled with it
+    follows (it is compiled again for the new pair of templates)."""
+    settings.DEBUG = True
+    CommentFactory(article=article)
+    path = site_templates / "comment.html"
+    path.write_text('<i class="first">{{ comment.pk }}</i>')
+    restart(settings)
+    assert "first" in threads.render_page(article, use_cache=False).html
+    path.write_text('<i class="second">{{ comment.pk }}</i>')
+    modified = path.stat().st_mtime + 10  # a later time, whatever the clock's resolution
+    os.utime(path, (modified, modified))
+    html = threads.render_page(article, use_cache=False).html
+    assert "second" in html
+    assert "first" not in html
+
+
+class Trusted:
+    def __init__(self, html):
+        self.html = html
+
+    def __html__(self):
+        return self.html
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    value=st.one_of(
+        st.text(),
+        st.text(alphabet="<>&'\"ab ").map(Markup),
+        st.text(alphabet="<>&'\"ab ").map(Trusted),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.none(),
+        st.booleans(),
+        st.lists(st.text(alphabet="<>&'\"ab"), max_size=3),
+    )
+)
+def test_a_printed_value_is_escaped_exactly_as_markupsafe_escapes_it(value):
+    """Templates print through site_config.jinja2.escape_output, which skips the
+    ``Markup`` markupsafe wraps each value in, not the escaping."""
+    template = engine_env().from_string("[{{ value }}]")
+    assert template.render(value=value) == f"[{markupsafe.escape(value)}]"
+
+
+def test_comment_times_tell_apart_the_hour_that_comes_twice():
+    """When summer time ends, 02:30 comes twice: the same text, two offsets."""
+    first = datetime(2026, 10, 25, 0, 30, 5, tzinfo=UTC)  # 02:30:05 summer time in Berlin
+    second = first + timedelta(hours=1)  # 02:30:05 again, winter time
+    with translation.override("en"), timezone.override(zoneinfo.ZoneInfo("Europe/Berlin")):
+        times = rendering.CommentTimes()
+        got = [times(value) for value in (first, second, first + timedelta(seconds=50))]
+    assert [iso for iso, _text in got] == [
+        "2026-10-25T02:30:05+02:00",
+        "2026-10-25T02:30:05+01:00",
+        "2026-10-25T02:30:55+02:00",
+    ]
+    assert got[0][1] == got[1][1]
