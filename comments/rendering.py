@@ -110,6 +110,9 @@ _DEPENDS_ON = {
 }
 
 
+_SECONDS = [f"{second:02d}" for second in range(60)]
+
+
 class CommentTimes:
     """``(isoformat, text)`` of stored times, in the current time zone and language.
 
@@ -139,27 +142,29 @@ class CommentTimes:
             for index, part in enumerate(parts)
             if part and not self.whole
         ]
-        self.known = {}  # (day, finest key): (ISO text to the minute, text)
+        self.known = {}  # (day, hour, minute, second or 0): (ISO text to the minute, text)
         self.offsets = {}  # UTC offset: its ISO text ("+01:00")
 
     def __call__(self, value):
-        local = timezone.localtime(value, self.zone)
+        # Aware (as the ORM reads it); a naive time is refused, as localtime() does.
+        tz = value.tzinfo
+        local = value.astimezone(self.zone) if tz is not None else timezone.localtime(value)
         if self.whole:
             return local.isoformat(timespec="seconds"), dateformat.format(local, self.format)
         second = local.second
-        minute = local.hour * 60 + local.minute
-        keys = (local.toordinal(), local.hour, minute, minute * 60 + second)
-        known = self.known.get((keys[0], keys[self.finest]))
+        key = (local.toordinal(), local.hour, local.minute, second if self.finest == 3 else 0)
+        known = self.known.get(key)
         if known is None:
-            iso = local.isoformat(timespec="seconds")
-            # The ISO text up to the minute ("2026-11-23T23:56:"), and the text.
-            known = self.known[keys[0], keys[self.finest]] = (iso[:17], self.text(local, keys))
-        # The offset is not part of the key: a local minute can come twice (DST ends).
+            minute = key[1] * 60 + key[2]
+            text = self.text(local, (key[0], key[1], minute, minute * 60 + second))
+            # The ISO text to the minute ("2026-11-23T23:56:"), and the text.
+            known = self.known[key] = (local.isoformat(timespec="seconds")[:17], text)
+        # The offset is not in the key: a local minute comes twice when DST ends.
         offset = local.utcoffset()
         zone = self.offsets.get(offset)
         if zone is None:
             zone = self.offsets[offset] = local.isoformat(timespec="seconds")[19:]
-        return f"{known[0]}{second:02d}{zone}", known[1]
+        return known[0] + _SECONDS[second] + zone, known[1]
 
     def text(self, local, keys):
         text = []

@@ -226,6 +226,7 @@ def test_comment_time_reads_as_django_formats_it_in_the_readers_language(
         [
             None,  # the language's DATETIME_FORMAT
             r"F j, Y \a\t g:i a",
+            "F j, Y",  # the day only (the ISO text still has the second)
             "D, d M Y H:i:s",  # seconds
             "l jS F Y, P",  # noon and midnight
             "N j, Y, f A",
