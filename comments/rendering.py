@@ -22,6 +22,7 @@ docs/performance.md.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from django.template import engines
 from django.urls import reverse
@@ -111,6 +112,8 @@ _DEPENDS_ON = {
 
 
 _SECONDS = [f"{second:02d}" for second in range(60)]
+_ONE_MINUTE = timedelta(minutes=1)
+_MINUTE_END = timedelta(seconds=59, microseconds=999999)  # the last instant of a minute
 
 
 class CommentTimes:
@@ -125,6 +128,11 @@ class CommentTimes:
     (docs/performance.md). A format with a character that depends on the instant
     itself (microseconds, the zone's name or offset, "c", "r", "U") is formatted whole
     for every value.
+
+    Times in UTC (as the ORM reads them) go faster still: every time of a UTC minute
+    has the same local minute, offset and text, unless the zone's offset changes within
+    that minute or is not whole minutes (old local mean times), which ``utc_minute``
+    checks once per minute; then each time is converted on its own.
     """
 
     def __init__(self, date_format=None):
@@ -144,8 +152,33 @@ class CommentTimes:
         ]
         self.known = {}  # (day, hour, minute, second or 0): (ISO text to the minute, text)
         self.offsets = {}  # UTC offset: its ISO text ("+01:00")
+        self.by_minute = not self.whole and self.finest < 3
+        # (day, hour, minute) in UTC: (ISO text to the minute, offset's ISO text, text),
+        # or False where the times of that minute are converted one by one.
+        self.utc_minutes = {}
 
     def __call__(self, value):
+        if value.tzinfo is UTC and self.by_minute:
+            minute = self.utc_minutes.get((value.toordinal(), value.hour, value.minute))
+            if minute is None:
+                minute = self.utc_minute(value)
+            if minute:
+                return minute[0] + _SECONDS[value.second] + minute[1], minute[2]
+        return self.local(value)
+
+    def utc_minute(self, value):
+        """What the times of ``value``'s UTC minute share, or False (see the class)."""
+        start = value.replace(second=0, microsecond=0)
+        first, last = start.astimezone(self.zone), (start + _MINUTE_END).astimezone(self.zone)
+        offset = first.utcoffset()
+        shared = False
+        if offset == last.utcoffset() and not offset % _ONE_MINUTE:
+            iso, text = self.local(start)
+            shared = (iso[:17], iso[19:], text)
+        self.utc_minutes[value.toordinal(), value.hour, value.minute] = shared
+        return shared
+
+    def local(self, value):
         # Aware (as the ORM reads it); a naive time is refused, as localtime() does.
         tz = value.tzinfo
         local = value.astimezone(self.zone) if tz is not None else timezone.localtime(value)

@@ -40,8 +40,13 @@ def escape_output(value):
     where it is kept as a value (a macro, ``{% set %}…{% endset %}``, a block)
     Jinja2 marks the joined text safe itself.
     """
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return _escape_inner(value)
+    if kind is int:  # ids, depths, counts: nothing to escape
+        return str(value)
+    if kind is markupsafe.Markup:  # already safe (what its __html__ returns)
+        return value
     if hasattr(value, "__html__"):
         html = value.__html__()
         return html if isinstance(html, str) else str(html)

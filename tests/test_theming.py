@@ -5,7 +5,7 @@ its time in the reader's language and the site's time zone."""
 import copy
 import os
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from traceback import extract_tb
 from xml.etree import ElementTree
 
@@ -412,3 +412,46 @@ def test_comment_times_tell_apart_the_hour_that_comes_twice():
         "2026-10-25T02:30:55+02:00",
     ]
     assert got[0][1] == got[1][1]
+
+
+class ShiftInMidMinute(tzinfo):
+    """+01:00, then +02:00 from 12:00:30 UTC on 1 March 2026."""
+
+    switch = datetime(2026, 3, 1, 12, 0, 30)
+
+    def fromutc(self, value):
+        utc = value.replace(tzinfo=None)
+        return (utc + timedelta(hours=1 if utc < self.switch else 2)).replace(tzinfo=self)
+
+    def utcoffset(self, value):
+        before = value.replace(tzinfo=None) < self.switch + timedelta(hours=1)
+        return timedelta(hours=1 if before else 2)
+
+    def dst(self, value):
+        return timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("zone", "minute"),
+    [
+        # Liberia left its offset of -0:44:30 in the middle of this UTC minute.
+        (zoneinfo.ZoneInfo("Africa/Monrovia"), datetime(1972, 1, 7, 0, 44, tzinfo=UTC)),
+        # Amsterdam's old offset was +0:19:32: local minutes do not start with UTC's.
+        (zoneinfo.ZoneInfo("Europe/Amsterdam"), datetime(1920, 1, 1, 12, 0, tzinfo=UTC)),
+        # Whole hours on both sides, changing at 30 seconds past a minute.
+        (ShiftInMidMinute(), datetime(2026, 3, 1, 12, 0, tzinfo=UTC)),
+    ],
+)
+def test_comment_times_in_a_minute_whose_offset_changes_or_has_seconds(zone, minute):
+    """Times of one UTC minute share their text and offset only where the zone's offset
+    is whole minutes and the same all minute long; elsewhere each is converted."""
+    values = [minute + timedelta(seconds=s) for s in (0, 29, 30, 59)]
+    with translation.override("en"), timezone.override(zone):
+        times = rendering.CommentTimes()
+        fmt = formats.get_format("DATETIME_FORMAT")
+        for value in values:
+            local = timezone.localtime(value)
+            assert times(value) == (
+                local.isoformat(timespec="seconds"),
+                dateformat.format(local, fmt),
+            )
