@@ -410,31 +410,11 @@ def render_thread(
         is_own_pending = own and node.status in AWAITING
         if not node.visible:  # shown, not visible: a placeholder keeping its replies
             values = (node, depth, *placeholder)
-        elif not own and pk not in reported_ids:  # most comments: the public's links
-            created_iso, created_text = times(node.created_at)
-            values = (
-                node,
-                depth,
-                http_url(node.author_url) if node.author_url else "",
-                f"{permalink}{pk}/",
-                created_iso,
-                created_text,
-                reply_counts[node.reply_count],
-                True,  # can_reply
-                f"{reply_prefix}{pk}#respond",
-                False,  # can_edit
-                no_edit,
-                False,  # can_withdraw
-                no_withdraw,
-                True,  # can_report
-                f"{report[0]}{pk}{report[1]}",
-                False,  # has_reported
-                False,  # is_own_pending
-                None,  # notice
-            ) + extra
-        else:  # the reader's own comment, or one they reported
+        else:
             created_iso, created_text = times(node.created_at)
             answerable = not is_own_pending  # visible, not held
+            reported = not own and pk in reported_ids
+            can_report = not own and not reported
             can_edit = own and pk in editable_ids
             values = (
                 node,
@@ -444,15 +424,15 @@ def render_thread(
                 created_iso,
                 created_text,
                 reply_counts[node.reply_count],
-                answerable,
+                answerable,  # can_reply
                 f"{reply_prefix}{pk}#respond" if answerable else undefined["reply_url"],
                 can_edit,
                 f"{edit[0]}{pk}{edit[1]}" if can_edit else no_edit,
                 own,  # can_withdraw
                 f"{withdraw[0]}{pk}{withdraw[1]}" if own else no_withdraw,
-                False,  # can_report: their own, or reported already
-                undefined["report_url"],
-                answerable and not own,  # has_reported
+                can_report,
+                f"{report[0]}{pk}{report[1]}" if can_report else undefined["report_url"],
+                reported,  # has_reported
                 is_own_pending,
                 notices.get(pk) if own else None,
             ) + extra
