@@ -170,6 +170,24 @@ class Article(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     comments_open = models.BooleanField(_("comments open"), default=True)
+    comments_close_at = models.DateTimeField(
+        _("close comments at"),
+        null=True,
+        blank=True,
+        help_text=_("Comments close by themselves at this date and time."),
+    )
+    comments_premoderated = models.BooleanField(
+        _("pre-moderate every comment"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the site's default (COMMENTS_PREMODERATE_ALL)."),
+    )
+    comments_allow_links = models.BooleanField(
+        _("allow links in comments"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the site's default (COMMENTS_ALLOW_LINKS)."),
+    )
     # The version in ``CacheVersion``: bumped by ``comments.signals.invalidate`` on every
     # visible change of the article, its comments or its author's name.
     comments_version = models.PositiveIntegerField(
@@ -195,6 +213,9 @@ class Article(models.Model):
         verbose_name = _("article")
         verbose_name_plural = _("articles")
         indexes = [models.Index(fields=["status", "-published_at"], name="article_public_idx")]
+        permissions = [
+            ("change_discussion", _("Can change an article's discussion settings")),
+        ]
 
     def __str__(self):
         return self.title

@@ -4,6 +4,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Count, Deferrable, F, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from mptt.managers import TreeManager
 from mptt.models import MPTTModel, TreeForeignKey
@@ -15,8 +16,27 @@ from comments.tree import AWAITING
 MAX_BODY_LENGTH = 5000
 MAX_NAME_LENGTH = 100
 MAX_EXPLANATION_LENGTH = 2000
+MAX_REMOVAL_NOTE_LENGTH = 500
+MAX_NOTE_LENGTH = 5000
 
 http_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def normalize_email(email):
+    """The one spelling of an email address that identifies a commenter: trimmed and
+    case-folded, so "Troll@Example.com " and "troll@example.com" are one person."""
+    return (email or "").strip().casefold()
+
+
+class RemovalReason(models.TextChoices):
+    """The statement of reasons a moderator gives when removing a comment."""
+
+    OFF_TOPIC = "off_topic", _("off-topic")
+    ABUSE = "abuse", _("abuse")
+    SPAM = "spam", _("spam")
+    PERSONAL_DATA = "personal_data", _("personal data")
+    ILLEGAL = "illegal", _("illegal content")
+    OTHER = "other", _("other")
 
 
 class CommentQuerySet(TreeQuerySet):
@@ -132,6 +152,37 @@ class Comment(MPTTModel):
         editable=False,
         help_text=_("Where an imported comment came from (e.g. a WordPress site and comment id)."),
     )
+    commenter = models.ForeignKey(
+        "Commenter",
+        verbose_name=_("commenter"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="comments",
+        help_text=_("The person behind the comment, by their email address."),
+    )
+    featured_at = models.DateTimeField(_("featured at"), null=True, blank=True)
+    featured_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("featured by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    removal_reason = models.CharField(
+        _("removal reason"),
+        max_length=20,
+        choices=RemovalReason.choices,
+        blank=True,
+        help_text=_("The statement of reasons shown in place of a removed comment."),
+    )
+    removal_note = models.CharField(
+        _("removal explanation"),
+        max_length=MAX_REMOVAL_NOTE_LENGTH,
+        blank=True,
+        help_text=_("The moderator's words when the reason is “other”."),
+    )
 
     objects = CommentManager()
 
@@ -152,6 +203,8 @@ class Comment(MPTTModel):
             # The duplicate rule's lookup, which would otherwise scan the whole article.
             models.Index(fields=["article", "author_email"], name="comment_duplicate_idx"),
             models.Index(fields=["ip_address", "-created_at"], name="comment_ip_idx"),
+            models.Index(fields=["commenter", "-created_at"], name="comment_commenter_idx"),
+            models.Index(fields=["article", "-featured_at"], name="comment_featured_idx"),
         ]
         constraints = [
             # A corrupted tree fails loudly: no two nodes of a tree share a boundary.
@@ -352,3 +405,248 @@ class CommentReport(models.Model):
                 {"explanation": _("Please explain what is illegal about this comment.")},
                 code="explanation_required",
             )
+
+
+class Commenter(models.Model):
+    """A person who has commented, identified by their email address (normalised by
+    ``normalize_email``) and their account where they had one.
+
+    The counts and rates are kept by ``comments.commenters`` whenever one of their
+    comments is posted or changes status, so the desk lists and sorts 20,000 commenters
+    and the trust rule judges a new comment without counting comments.
+    """
+
+    email = models.EmailField(_("email"), max_length=254, unique=True)
+    name = models.CharField(_("name"), max_length=MAX_NAME_LENGTH, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"), db_index=True)
+    approved_count = models.PositiveIntegerField(_("approved"), default=0)
+    pending_count = models.PositiveIntegerField(_("pending"), default=0)
+    spam_count = models.PositiveIntegerField(_("spam"), default=0)
+    removed_count = models.PositiveIntegerField(_("removed"), default=0)
+    recent_rejection_rate = models.FloatField(
+        _("recent rejection rate"),
+        default=0.0,
+        db_index=True,
+        help_text=_("Share of their last 10 comments a moderator decided on that were rejected."),
+    )
+    last_rejected_at = models.DateTimeField(_("last rejected"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen", "-pk"]
+        verbose_name = _("commenter")
+        verbose_name_plural = _("commenters")
+        indexes = [
+            models.Index(
+                fields=["-recent_rejection_rate", "-last_seen"], name="commenter_risk_idx"
+            ),
+            models.Index(fields=["name"], name="commenter_name_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    @property
+    def domain(self):
+        return self.email.rpartition("@")[2]
+
+
+class SanctionQuerySet(models.QuerySet):
+    def in_force(self, now=None):
+        """Sanctions that restrict posting now: not lifted, not ended, not warnings."""
+        now = now or timezone.now()
+        return self.exclude(kind=Sanction.Kind.WARNING).filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=now), lifted_at__isnull=True
+        )
+
+
+class Sanction(models.Model):
+    """A moderator's measure against a commenter: by email address, IP address or
+    network (CIDR), or email domain. Lifting keeps the row (``lifted_at``/``lifted_by``);
+    nothing here is ever deleted. See ``comments.sanctions``."""
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", _("Warning")
+        SUSPENSION = "suspension", _("Suspension")
+        BAN = "ban", _("Ban")
+        PREMODERATION = "premoderation", _("Always pre-moderate")
+
+    class Target(models.TextChoices):
+        EMAIL = "email", _("Email address")
+        NETWORK = "network", _("IP address or network")
+        DOMAIN = "domain", _("Email domain")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    target_type = models.CharField(_("applies to"), max_length=10, choices=Target.choices)
+    target = models.CharField(
+        _("target"),
+        max_length=254,
+        help_text=_("An email address, an IP address or network (CIDR), or an email domain."),
+    )
+    # An IP network as the first and last address, each as 32 hex digits of its IPv6
+    # form (IPv4 mapped), so "is this address inside" is a string comparison on every
+    # database. Empty for other targets.
+    network_start = models.CharField(max_length=32, blank=True, editable=False)
+    network_end = models.CharField(max_length=32, blank=True, editable=False)
+    commenter = models.ForeignKey(
+        Commenter,
+        verbose_name=_("commenter"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sanctions",
+        help_text=_("The commenter this was set on, when set from their page or comment."),
+    )
+    reason = models.TextField(_("reason"), max_length=MAX_NOTE_LENGTH)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("set at"), default=timezone.now)
+    ends_at = models.DateTimeField(
+        _("ends at"), null=True, blank=True, help_text=_("Empty: until lifted.")
+    )
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("lifted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = SanctionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("sanction")
+        verbose_name_plural = _("sanctions")
+        indexes = [
+            models.Index(fields=["target_type", "target"], name="sanction_target_idx"),
+            models.Index(fields=["network_start", "network_end"], name="sanction_network_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["warning", "suspension", "ban", "premoderation"]),
+                name="sanction_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_type__in=["email", "network", "domain"]),
+                name="sanction_target_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.target}"
+
+
+class CommenterNote(models.Model):
+    """A moderator's note on a commenter: append-only (never edited or deleted)."""
+
+    commenter = models.ForeignKey(
+        Commenter, verbose_name=_("commenter"), on_delete=models.PROTECT, related_name="notes"
+    )
+    body = models.TextField(_("note"), max_length=MAX_NOTE_LENGTH)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("moderator note")
+        verbose_name_plural = _("moderator notes")
+
+    def __str__(self):
+        return f"Note on {self.commenter_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Appeal(models.Model):
+    """A commenter's one appeal against the removal of their comment, and the answer."""
+
+    class Outcome(models.TextChoices):
+        UPHELD = "upheld", _("Removal upheld")
+        REINSTATED = "reinstated", _("Comment reinstated")
+
+    comment = models.OneToOneField(
+        Comment, verbose_name=_("comment"), on_delete=models.PROTECT, related_name="appeal"
+    )
+    body = models.TextField(_("appeal"), max_length=MAX_EXPLANATION_LENGTH)
+    created_at = models.DateTimeField(_("appealed at"), default=timezone.now)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
+    answer = models.TextField(_("answer"), max_length=MAX_EXPLANATION_LENGTH, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        indexes = [models.Index(fields=["answered_at", "created_at"], name="appeal_open_idx")]
+
+    def __str__(self):
+        return f"Appeal of comment {self.comment_id}"
+
+
+class ModerationWord(models.Model):
+    """A word of the banned list (a match makes the comment spam) or the suspect list
+    (a match holds it). Stored normalised (NFKC, case-folded); ``casino*`` also matches
+    words that start with "casino". See ``comments.wordlists``."""
+
+    class Kind(models.TextChoices):
+        BANNED = "banned", _("Banned (spam)")
+        SUSPECT = "suspect", _("Suspect (hold for review)")
+
+    word = models.CharField(_("word"), max_length=100)
+    kind = models.CharField(_("list"), max_length=10, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("added by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("added at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "word"]
+        verbose_name = _("moderation word")
+        verbose_name_plural = _("moderation words")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "word"], name="moderation_word_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["banned", "suspect"]), name="moderation_word_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.word

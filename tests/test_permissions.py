@@ -27,7 +27,7 @@ def moderator_client(moderator):
     return client
 
 
-def test_moderators_group_has_exactly_the_queue_permissions():
+def test_moderators_group_has_exactly_the_desk_permissions():
     group = Group.objects.get(name="Moderators")
     permissions = {
         f"{p.content_type.app_label}.{p.codename}"
@@ -39,6 +39,21 @@ def test_moderators_group_has_exactly_the_queue_permissions():
         "comments.view_commentreport",
         "comments.view_commentrevision",
         "articles.view_article",
+        # The desk: people, sanctions, appeals, word lists, discussion settings.
+        "comments.view_commenter",
+        "comments.change_commenter",
+        "comments.view_commenternote",
+        "comments.add_commenternote",
+        "comments.view_sanction",
+        "comments.add_sanction",
+        "comments.change_sanction",
+        "comments.view_appeal",
+        "comments.change_appeal",
+        "comments.view_moderationword",
+        "comments.add_moderationword",
+        "comments.change_moderationword",
+        "comments.delete_moderationword",
+        "articles.change_discussion",
     }
 
 

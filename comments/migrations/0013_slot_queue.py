@@ -1,0 +1,8 @@
+# A migration slot for one part of the desk (removed at the end if left empty).
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("comments", "0012_slot_reasons_appeals")]
+
+    operations = []
