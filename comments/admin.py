@@ -728,3 +728,8 @@ class CommentReportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The rest of the desk, registered with the admin site when this module is imported:
+# commenters and sanctions, the word lists, appeals.
+from comments import admin_appeals, admin_commenters, admin_wordlists  # noqa: E402, F401

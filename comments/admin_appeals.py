@@ -1,0 +1,1 @@
+"""Placeholder: filled by the moderation desk work in progress (issue 13)."""
