@@ -78,6 +78,28 @@ class CommentQuerySet(TreeQuerySet):
         by_thread = F("tree_id").desc() if newest_first else F("tree_id").asc()
         return self.filter(tree_id__in=tree_ids).order_by(by_thread, "lft").values_list(*fields)
 
+    # --- the moderation queue ------------------------------------------------------
+    def with_priority(self, now=None):
+        """Each comment with its queue ``priority`` and the facts behind it (computed
+        by the database; see ``comments.priority``)."""
+        from comments import priority  # it builds on these models
+
+        return priority.annotate(self, now or timezone.now())
+
+    def held_by_rule(self):
+        """Held by one of the automatic rules ("held: 3 links", "held: suspect word …")."""
+        return self.filter(moderation_reason__startswith="held:")
+
+    def from_new_commenters(self):
+        """By commenters none of whose comments has been approved yet."""
+        return self.filter(commenter__approved_count=0)
+
+    def from_sanctioned_commenters(self, now=None):
+        """By commenters with a sanction in force on their email address."""
+        from comments import priority
+
+        return self.filter(priority.sanction_in_force(now or timezone.now()))
+
 
 class CommentManager(TreeManager.from_queryset(CommentQuerySet)):
     pass
@@ -205,6 +227,8 @@ class Comment(MPTTModel):
             models.Index(fields=["ip_address", "-created_at"], name="comment_ip_idx"),
             models.Index(fields=["commenter", "-created_at"], name="comment_commenter_idx"),
             models.Index(fields=["article", "-featured_at"], name="comment_featured_idx"),
+            # The queue's "hot article": recent comments on one article (comments.priority).
+            models.Index(fields=["article", "created_at"], name="comment_heat_idx"),
         ]
         constraints = [
             # A corrupted tree fails loudly: no two nodes of a tree share a boundary.

@@ -1,8 +1,14 @@
-# A migration slot for one part of the desk (removed at the end if left empty).
-from django.db import migrations
+# The moderation queue's priority (comments.priority): the "hot article" subquery reads
+# an article's comments of the last hour along this index.
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [("comments", "0012_slot_reasons_appeals")]
 
-    operations = []
+    operations = [
+        migrations.AddIndex(
+            model_name="comment",
+            index=models.Index(fields=["article", "created_at"], name="comment_heat_idx"),
+        ),
+    ]
