@@ -18,6 +18,8 @@ DEFAULTS = {
     "COMMENTS_FORM_MAX_AGE_SECONDS": 7200,
     "COMMENTS_MAX_LINKS": 2,
     "COMMENTS_REQUIRE_PREVIOUSLY_APPROVED": True,
+    "COMMENTS_TRUSTED_AFTER": 1,
+    "COMMENTS_PREMODERATE_ABOVE_REJECTION": 0.5,
     "COMMENTS_DISALLOWED_KEYS": [],
     "COMMENTS_MODERATION_KEYS": [],
     "COMMENTS_FLOOD_SECONDS": 15,
@@ -41,9 +43,9 @@ conf = _Conf()
 def from_environment(env):
     """The ``COMMENTS_*`` settings the environment sets, read with ``env`` (a
     django-environ ``Env``) as the type of their default: a flag for ``True``/``False``,
-    a whole number, a comma-separated list, text. A variable that is not set is left
-    out, so its default above applies. ``COMMENTS_CLOSE_AFTER_DAYS`` (default ``None``,
-    never) is a whole number; set empty, it is ``None`` again.
+    a whole number, a decimal number, a comma-separated list, text. A variable that is
+    not set is left out, so its default above applies. ``COMMENTS_CLOSE_AFTER_DAYS``
+    (default ``None``, never) is a whole number; set empty, it is ``None`` again.
     """
     values = {}
     for name, default in DEFAULTS.items():
@@ -57,6 +59,8 @@ def from_environment(env):
             values[name] = env.str(name)
         elif default is None:
             values[name] = env.int(name) if env.str(name).strip() else None
+        elif isinstance(default, float):
+            values[name] = env.float(name)
         else:
             values[name] = env.int(name)
     return values

@@ -9,13 +9,20 @@ a person made it, invalidates the articles' cached pages (``comments.signals``: 
 and schedules notifications after commit. Nothing here deletes a row.
 """
 
-from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
-from django.utils import timezone
+import datetime
 
-from comments import notifications, signals
-from comments.models import Comment
+from django.conf import settings
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from comments import commenters, notifications, sanctions, signals
+from comments.models import Comment, Commenter, Sanction, normalize_email
 
 Status = Comment.Status
 
@@ -40,7 +47,7 @@ def set_status(comments, status, *, by=None, reason=None):
         changing = list(
             queryset.exclude(status=status)
             .select_for_update()
-            .values_list("pk", "article_id", "status", "author_name")
+            .values_list("pk", "article_id", "status", "author_name", "commenter_id")
         )
         if not changing:
             return 0
@@ -51,6 +58,7 @@ def set_status(comments, status, *, by=None, reason=None):
             updates["moderation_reason"] = reason
         Comment.objects.filter(pk__in=changed_ids).update(**updates)
         signals.invalidate({row[1] for row in changing})
+        commenters.refresh_stats({row[4] for row in changing})
         if by is not None:
             _log_changes(changing, status, by=by, reason=reason)
         if status == Status.APPROVED:
@@ -73,7 +81,7 @@ def _log_changes(rows, status, *, by, reason):
             action_flag=CHANGE,
             change_message=f"{message} (was {old}).",
         )
-        for pk, _article_id, old, author in rows
+        for pk, _article_id, old, author, _commenter_id in rows
     )
 
 
@@ -104,3 +112,260 @@ def remove(comments, *, by=None, reason=None):
 def restore(comments, *, by=None, reason=None):
     """Back to the moderation queue."""
     return set_status(comments, Status.PENDING, by=by, reason=reason)
+
+
+# --- sanctions -----------------------------------------------------------------------
+# What the audit log says of each kind (English, like its other messages).
+SANCTION_VERBS = {
+    Sanction.Kind.WARNING: "Warned",
+    Sanction.Kind.SUSPENSION: "Suspended",
+    Sanction.Kind.BAN: "Banned",
+    Sanction.Kind.PREMODERATION: "Pre-moderated",
+}
+TARGET_WORDS = {
+    Sanction.Target.EMAIL: "email",
+    Sanction.Target.NETWORK: "IP",
+    Sanction.Target.DOMAIN: "domain",
+}
+
+
+def add_sanction(kind, *, target_type, target, by, reason, until=None, commenter=None):
+    """Set a sanction of ``kind`` (a ``Sanction.Kind``) on an email address, an IP address
+    or network, or an email domain (``target_type``, ``target`` as a moderator types it:
+    see ``comments.sanctions.parse_target``); returns the ``Sanction``.
+
+    ``until``: when it ends (required for a suspension, ignored for a warning; None: until
+    lifted). ``commenter``: the commenter it was set on (found by the address when
+    ``target_type`` is email). It applies to the next post at once (the cached answers
+    are dropped). Logged in the admin's history of the sanction and of the commenter
+    when ``by`` is a user. Raises ``ValidationError`` for a target that is none of
+    these, a suspension without an end, an end in the past or an empty reason.
+    """
+    sanction = _new_sanction(
+        kind, target_type=target_type, target=target, by=by, reason=reason, until=until
+    )
+    with transaction.atomic():
+        if commenter is None and sanction.target_type == Sanction.Target.EMAIL:
+            commenter = Commenter.objects.filter(email=sanction.target).first()
+        sanction.commenter = commenter
+        sanction.save()
+        _log_sanction(sanction, by=by, flag=ADDITION, message=describe_sanction(sanction))
+        sanctions.bump_version()
+    return sanction
+
+
+def _new_sanction(kind, *, target_type, target, by, reason, until, now=None):
+    """An unsaved, validated sanction (no query)."""
+    now = now or timezone.now()
+    parsed = sanctions.parse_target(target_type, target)
+    if kind == Sanction.Kind.WARNING:
+        until = None
+    elif kind == Sanction.Kind.SUSPENSION and until is None:
+        raise ValidationError(
+            _("A suspension needs the date and time it ends."), code="suspension_without_end"
+        )
+    if until is not None and until <= now:
+        raise ValidationError(_("The end must be in the future."), code="end_in_past")
+    sanction = Sanction(
+        kind=kind,
+        target_type=parsed.target_type,
+        target=parsed.target,
+        network_start=parsed.network_start,
+        network_end=parsed.network_end,
+        reason=(reason or "").strip(),
+        created_by=by,
+        created_at=now,
+        ends_at=until,
+    )
+    sanction.full_clean(exclude=["commenter", "created_by", "lifted_by"])
+    return sanction
+
+
+def ban_commenter(email, *, by, reason, until=None):
+    """Ban ``email`` (any spelling) from commenting, until ``until`` or until lifted."""
+    return add_sanction(
+        Sanction.Kind.BAN,
+        target_type=Sanction.Target.EMAIL,
+        target=email,
+        by=by,
+        reason=reason,
+        until=until,
+    )
+
+
+def suspend_commenter(email, *, by, reason, until):
+    """Suspend ``email`` from commenting until the date and time ``until``."""
+    return add_sanction(
+        Sanction.Kind.SUSPENSION,
+        target_type=Sanction.Target.EMAIL,
+        target=email,
+        by=by,
+        reason=reason,
+        until=until,
+    )
+
+
+def premoderate_commenter(email, *, by, reason):
+    """Hold every new comment from ``email`` for moderation ("held: commenter is
+    pre-moderated"), until lifted."""
+    return add_sanction(
+        Sanction.Kind.PREMODERATION,
+        target_type=Sanction.Target.EMAIL,
+        target=email,
+        by=by,
+        reason=reason,
+    )
+
+
+def warn_commenter(email, *, by, message):
+    """Send the commenter of ``email`` the moderator's ``message`` by email (after commit)
+    and keep it as a warning on their record (it restricts nothing)."""
+    sanction = add_sanction(
+        Sanction.Kind.WARNING,
+        target_type=Sanction.Target.EMAIL,
+        target=email,
+        by=by,
+        reason=message,
+    )
+    commenter = sanction.commenter
+    context = {
+        "name": commenter.name if commenter is not None else "",
+        "message": sanction.reason,
+        "site_name": settings.SITE_NAME,
+        "site_url": settings.SITE_URL,
+    }
+    subject = _("[%(site)s] A message from the moderators") % {"site": settings.SITE_NAME}
+    body = render_to_string("comments/email/warning.txt", context)
+    recipient = sanction.target
+    transaction.on_commit(lambda: notifications._enqueue(subject, body, [recipient]), robust=True)
+    return sanction
+
+
+def lift_sanction(sanction, *, by):
+    """Lift ``sanction`` (kept, with who lifted it and when); it stops applying at once.
+    Returns False when it no longer applied (lifted before, ended, or a warning)."""
+    with transaction.atomic():
+        sanction = Sanction.objects.select_for_update().get(pk=sanction.pk)
+        now = timezone.now()
+        ended = sanction.ends_at is not None and sanction.ends_at <= now
+        if sanction.lifted_at is not None or ended or sanction.kind == Sanction.Kind.WARNING:
+            return False
+        sanction.lifted_at, sanction.lifted_by = now, by
+        sanction.save(update_fields=["lifted_at", "lifted_by"])
+        message = f"Lifted: {describe_sanction(sanction)}"
+        _log_sanction(sanction, by=by, flag=CHANGE, message=message)
+        sanctions.bump_version()
+    return True
+
+
+def lift_sanctions(email, *, by):
+    """Lift every sanction in force on ``email`` (any spelling), and every one set from
+    its commenter's record (an IP or domain sanction too); returns how many."""
+    email = sanctions.parse_target(Sanction.Target.EMAIL, email).target
+    with transaction.atomic():
+        on_email = Q(target_type=Sanction.Target.EMAIL, target=email)
+        lifted = 0
+        in_force = Sanction.objects.in_force().filter(on_email | Q(commenter__email=email))
+        for sanction in in_force.order_by("pk"):
+            lifted += lift_sanction(sanction, by=by)
+    return lifted
+
+
+def sanction_authors(comments, kind, *, by, reason, until=None, spam_pending=False):
+    """One sanction of ``kind`` on the email address of each distinct author of
+    ``comments`` (a queryset or iterable of comments); returns how many were set.
+
+    An author already under the same kind of sanction lasting at least as long is left
+    as they are. With ``spam_pending``, every pending comment of theirs (not only the
+    selected ones) is marked spam through ``set_status``, with the reason "spam: author
+    banned" (or suspended…).
+    """
+    ids = [c.pk for c in comments] if not hasattr(comments, "values_list") else None
+    selected = Comment.objects.filter(pk__in=ids if ids is not None else comments.values("pk"))
+    now = timezone.now()
+    with transaction.atomic():
+        authors = {}
+        for email, commenter_id in selected.order_by("pk").values_list(
+            "author_email", "commenter_id"
+        ):
+            authors.setdefault(normalize_email(email), commenter_id)
+        new = {
+            email: _new_sanction(
+                kind,
+                target_type=Sanction.Target.EMAIL,
+                target=email,
+                by=by,
+                reason=reason,
+                until=until,
+                now=now,
+            )
+            for email in authors
+        }
+        covered = Sanction.objects.in_force(now).filter(
+            kind=kind, target_type=Sanction.Target.EMAIL, target__in=list(new)
+        )
+        if until is not None:
+            covered = covered.filter(Q(ends_at__isnull=True) | Q(ends_at__gte=until))
+        for email in covered.values_list("target", flat=True):
+            new.pop(email, None)
+        for email, sanction in new.items():
+            sanction.commenter_id = authors[email]
+        created = Sanction.objects.bulk_create(new.values())
+        if created:
+            _log_sanctions(created, by=by)
+            sanctions.bump_version()
+        if spam_pending and authors:
+            pending = Comment.objects.pending().filter(
+                commenter_id__in=[pk for pk in authors.values() if pk is not None]
+            )
+            verb = SANCTION_VERBS[kind].lower()
+            set_status(pending, Status.SPAM, by=by, reason=f"spam: author {verb}")
+    return len(created)
+
+
+def describe_sanction(sanction):
+    """The sanction in one line for the audit log: "Banned email troll@example.com
+    until 2026-12-08 14:00 UTC: insults"."""
+    until = ""
+    if sanction.ends_at is not None:
+        until = f" until {sanction.ends_at.astimezone(datetime.UTC):%Y-%m-%d %H:%M} UTC"
+    target = f"{TARGET_WORDS[sanction.target_type]} {sanction.target}"
+    return f"{SANCTION_VERBS[sanction.kind]} {target}{until}: {sanction.reason}"
+
+
+def _log_sanction(sanction, *, by, flag, message):
+    _log_sanctions([sanction], by=by, flag=flag, messages=[message])
+
+
+def _log_sanctions(created, *, by, flag=ADDITION, messages=None):
+    """Log entries on each sanction, and on its commenter where known."""
+    if by is None:
+        return
+    messages = messages or [describe_sanction(sanction) for sanction in created]
+    on_sanction = ContentType.objects.get_for_model(Sanction)
+    on_commenter = ContentType.objects.get_for_model(Commenter)
+    entries = []
+    for sanction, message in zip(created, messages, strict=True):
+        entries.append(
+            LogEntry(
+                user_id=by.pk,
+                content_type=on_sanction,
+                object_id=str(sanction.pk),
+                object_repr=str(sanction)[:200],
+                action_flag=flag,
+                change_message=message,
+            )
+        )
+        if sanction.commenter_id is not None:
+            known = Sanction.commenter.is_cached(sanction)
+            entries.append(
+                LogEntry(
+                    user_id=by.pk,
+                    content_type=on_commenter,
+                    object_id=str(sanction.commenter_id),
+                    object_repr=str(sanction.commenter if known else sanction.target)[:200],
+                    action_flag=CHANGE,
+                    change_message=message,
+                )
+            )
+    LogEntry.objects.bulk_create(entries)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from comments import moderation, rules, treewrites
+from comments import moderation, rules, sanctions, treewrites
 from comments.models import Comment, CommentRevision
 from comments.threads import editable_until
 
@@ -54,6 +54,7 @@ def post_comment(*, article, form, request_meta, user=None):
         user_agent=candidate.user_agent,
         notify_replies=bool(data.get("notify")),
         created_at=timezone.now(),
+        commenter=candidate.commenter,  # read by the trust rule (None: a first comment)
     )
     # Each attempt saves a fresh copy: a failed save leaves pk and tree fields behind.
     return treewrites.retry_write(
@@ -81,7 +82,7 @@ def _store_comment(comment, *, parent, article):
         # The article and the parent are known to exist, and the check constraints are
         # the database's own: skip the queries that re-prove them.
         comment.full_clean(
-            exclude=["lft", "rght", "tree_id", "level", "article", "parent"],
+            exclude=["lft", "rght", "tree_id", "level", "article", "parent", "commenter"],
             validate_constraints=False,
         )
 
@@ -110,10 +111,12 @@ class EditResult:
 _STRICTNESS = {Comment.Status.APPROVED: 0, Comment.Status.PENDING: 1, Comment.Status.SPAM: 2}
 
 
-def edit_refusal(comment, *, now=None):
+def edit_refusal(comment, *, now=None, sanctioned=None):
     """Why the poster can't edit ``comment`` now (a message for them), or None.
 
-    Spam is editable like a held comment, so the poster can't tell the two apart.
+    Spam is editable like a held comment, so the poster can't tell the two apart. A
+    banned or suspended poster (by the comment's email address or IP address) can't
+    edit either: ``sanctioned`` is the refusal when the caller checked already.
     """
     if comment.status not in _STRICTNESS:
         return _("This comment can no longer be edited.")
@@ -121,7 +124,17 @@ def edit_refusal(comment, *, now=None):
         return _("Comments on this article are closed, so this comment can no longer be edited.")
     if (now or timezone.now()) > editable_until(comment):
         return _("The time to edit this comment has passed.")
+    if sanctioned is None:
+        sanctioned = _sanction_refusal(comment)
+    if sanctioned:
+        return sanctioned.message
     return None
+
+
+def _sanction_refusal(comment):
+    """The posting refusal a sanction on ``comment``'s author gives, or False."""
+    in_force = sanctions.in_force_for(comment.author_email, comment.ip_address)
+    return rules.sanction_refusal(in_force) or False
 
 
 def can_edit(comment, *, now=None):
@@ -133,12 +146,17 @@ def editable_comment_ids(*, article, ids):
     if not ids or not article.accepts_comments:
         return frozenset()
     comments = Comment.objects.filter(pk__in=ids, article=article).only(
-        "pk", "created_at", "status"
+        "pk", "created_at", "status", "author_email", "ip_address"
     )
-    editable = set()
+    editable, refusals = set(), {}
     for comment in comments:
         comment.article = article  # known: no query per comment
-        if can_edit(comment):
+        if edit_refusal(comment, sanctioned=False) is not None:
+            continue
+        author = (comment.author_email, comment.ip_address)  # one sanction check each
+        if author not in refusals:
+            refusals[author] = _sanction_refusal(comment)
+        if not refusals[author]:
             editable.add(comment.pk)
     return frozenset(editable)
 

@@ -24,15 +24,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from comments import commenters, sanctions
 from comments.conf import conf
-from comments.models import Comment
+from comments.models import Comment, Sanction
 from comments.text import count_links
 
 logger = logging.getLogger("threadpress")
@@ -83,6 +85,17 @@ class Candidate:
     def is_staff(self):
         return self.user is not None and self.user.is_authenticated and self.user.is_staff
 
+    @cached_property
+    def commenter(self):
+        """The poster's ``Commenter`` (their record), or None for a first comment: one
+        query, read once for the trust rule and posting's bookkeeping."""
+        return commenters.find(self.email)
+
+    @cached_property
+    def sanctions_in_force(self):
+        """The sanctions restricting this poster now, strictest first (cached)."""
+        return sanctions.in_force_for(self.email, self.ip_address)
+
     def matched_key(self, keys):
         """The first key found in any field the key lists are matched against."""
         haystacks = [
@@ -101,6 +114,35 @@ class Candidate:
 
 
 # --- refusals ---------------------------------------------------------------------
+def sanction_refusal(in_force):
+    """The ``CommentRefused`` for a poster under ``in_force`` (sanctions, strictest
+    first: ``comments.sanctions.in_force_for``), or None when none of them bars posting.
+
+    A ban (even one with an end) says only that they can no longer comment; a suspension
+    gives its end in the reader's language and the site's time zone.
+    """
+    for sanction in in_force:
+        if sanction.kind == Sanction.Kind.BAN:
+            return CommentRefused(
+                _("You can no longer comment on this site."), status_code=403, code="banned"
+            )
+        if sanction.kind == Sanction.Kind.SUSPENSION:
+            until = formats.date_format(timezone.localtime(sanction.ends_at), "DATETIME_FORMAT")
+            return CommentRefused(
+                _("You are suspended from commenting until %(until)s.") % {"until": until},
+                status_code=403,
+                code="suspended",
+            )
+    return None
+
+
+def refuse_sanctioned(candidate):
+    """Banned and suspended posters (by email, domain or IP network) are refused: 403."""
+    refusal = sanction_refusal(candidate.sanctions_in_force)
+    if refusal is not None:
+        raise refusal
+
+
 def refuse_duplicate(candidate):
     if Comment.objects.filter(
         article=candidate.article, author_email=candidate.email, body=candidate.body
@@ -227,18 +269,49 @@ def spam_service(candidate):
     return None
 
 
-def previously_approved(candidate):
+def premoderated_commenter(candidate):
+    """A moderator's "always pre-moderate" sanction on the poster holds the comment."""
+    if any(s.kind == Sanction.Kind.PREMODERATION for s in candidate.sanctions_in_force):
+        return Verdict(PENDING, "held: commenter is pre-moderated")
+    return None
+
+
+REJECTION_MEMORY_DAYS = 30
+
+
+def trusted_commenter(candidate):
+    """Trust, earned and lost, from the poster's record (``comments.commenters``):
+
+    1. held when more than ``COMMENTS_PREMODERATE_ABOVE_REJECTION`` of their last 10
+       comments a moderator decided on were rejected ("held: 60% of recent comments
+       rejected"), whatever ``COMMENTS_REQUIRE_PREVIOUSLY_APPROVED`` says;
+    2. approved when ``COMMENTS_REQUIRE_PREVIOUSLY_APPROVED`` is off (the old switch);
+    3. held when a moderator rejected one of their comments in the last 30 days;
+    4. approved from ``COMMENTS_TRUSTED_AFTER`` approved comments on; held before
+       ("held: first comment from this email", "held: 1 of 2 approved comments needed").
+    """
+    commenter = candidate.commenter
+    if commenter is not None:
+        rate = commenter.recent_rejection_rate
+        if rate > conf.PREMODERATE_ABOVE_REJECTION:
+            return Verdict(PENDING, f"held: {rate:.0%} of recent comments rejected")
     if not conf.REQUIRE_PREVIOUSLY_APPROVED:
         return Verdict(APPROVED, "")
-    if Comment.objects.approved().filter(author_email=candidate.email).exists():
+    if commenter is not None and commenters.rejected_within(commenter, REJECTION_MEMORY_DAYS):
+        return Verdict(PENDING, "held: a comment was rejected in the last 30 days")
+    needed, approved = conf.TRUSTED_AFTER, commenter.approved_count if commenter else 0
+    if approved >= needed:
         return Verdict(APPROVED, "")
-    return Verdict(PENDING, "held: first comment from this email")
+    if commenter is None or not commenters.comment_count(commenter):
+        return Verdict(PENDING, "held: first comment from this email")
+    noun = "comment" if needed == 1 else "comments"
+    return Verdict(PENDING, f"held: {approved} of {needed} approved {noun} needed")
 
 
-REFUSALS = [refuse_duplicate, refuse_flood]
+REFUSALS = [refuse_sanctioned, refuse_duplicate, refuse_flood]
 FORM_RULES = [honeypot, too_fast]
 CONTENT_RULES = [disallowed_keys, moderation_keys, too_many_links, spam_service]
-RULES = [trust_staff, *FORM_RULES, *CONTENT_RULES, previously_approved]
+RULES = [trust_staff, *FORM_RULES, *CONTENT_RULES, premoderated_commenter, trusted_commenter]
 EDIT_RULES = [trust_staff, *CONTENT_RULES]
 
 

@@ -48,6 +48,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 from mptt.exceptions import InvalidMove
 
+from comments import commenters
 from comments.models import Comment
 
 logger = logging.getLogger("threadpress")
@@ -202,8 +203,18 @@ def insert(comment, *, parent, validate=None):
     read it) and set on ``comment``; ``validate(comment)`` then runs, still under the
     lock and before anything is written: raise there to refuse (nothing is stored, and
     the caller's transaction stays usable).
+
+    The comment joins its commenter (``comments.commenters``): the one it carries, or
+    the one of its email address, created if new; and is counted on their record.
     """
     _require_transaction()
+    if comment.commenter_id is None:
+        comment.commenter = commenters.commenter_for(
+            comment.author_email,
+            name=comment.author_name,
+            user=comment.user if comment.user_id else None,
+            seen_at=comment.created_at,
+        )
     if parent is None:
         lock_new_tree()
     else:
@@ -216,6 +227,7 @@ def insert(comment, *, parent, validate=None):
         # boundaries a second time.
         comment.insert_at(parent, position="last-child", refresh_target=False)
     comment.save()
+    commenters.record_comment(comment)
     return comment
 
 
@@ -367,9 +379,15 @@ def place_new_comments(comments, *, tree_ids):
 
 def bulk_insert(comments, *, batch_size=BATCH_SIZE):
     """Insert comments numbered by ``place_new_comments()``, parents before replies
-    (one ``bulk_create`` per level, so each reply's parent has its pk by then)."""
+    (one ``bulk_create`` per level, so each reply's parent has its pk by then).
+
+    Each comment without a commenter gets the one of its email address (the missing
+    ones created in bulk), and the commenters' records are recounted once at the end
+    (``comments.commenters``)."""
+    commenters.assign([comment for comment in comments if comment.commenter_id is None])
     by_level = defaultdict(list)
     for comment in comments:
         by_level[comment.level].append(comment)
     for level in sorted(by_level):
         Comment.objects.bulk_create(by_level[level], batch_size=batch_size)
+    commenters.refresh_stats({comment.commenter_id for comment in comments})

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from articles.models import Article
+from comments import commenters
 from comments.models import Comment
 
 
@@ -38,7 +39,9 @@ class ArticleFactory(factory.django.DjangoModelFactory):
 
 
 class CommentFactory(factory.django.DjangoModelFactory):
-    """A comment inserted through mptt (replies become the parent's last child)."""
+    """A comment inserted through mptt (replies become the parent's last child), with the
+    commenter of its email address (created if new) and that commenter's record
+    recounted, as posting and moderation keep it."""
 
     class Meta:
         model = Comment
@@ -60,4 +63,13 @@ class CommentFactory(factory.django.DjangoModelFactory):
         parent = kwargs.get("parent")
         if parent is not None:
             parent.refresh_from_db()  # mptt needs the parent's current lft/rght
-        return super()._create(model_class, *args, **kwargs)
+        if kwargs.get("commenter") is None:
+            kwargs["commenter"] = commenters.commenter_for(
+                kwargs["author_email"],
+                name=kwargs["author_name"],
+                user=kwargs.get("user"),
+                seen_at=kwargs["created_at"],
+            )
+        comment = super()._create(model_class, *args, **kwargs)
+        commenters.refresh_stats([comment.commenter_id])
+        return comment

@@ -408,7 +408,11 @@ def test_spoofed_forwarded_for_cannot_frame_another_ip(settings, article, commen
 
 # --- the rules as functions -------------------------------------------------------------------
 def test_rule_order_is_the_documented_one():
-    assert [rule.__name__ for rule in rules.REFUSALS] == ["refuse_duplicate", "refuse_flood"]
+    assert [rule.__name__ for rule in rules.REFUSALS] == [
+        "refuse_sanctioned",
+        "refuse_duplicate",
+        "refuse_flood",
+    ]
     assert [rule.__name__ for rule in rules.RULES] == [
         "trust_staff",
         "honeypot",
@@ -417,7 +421,8 @@ def test_rule_order_is_the_documented_one():
         "moderation_keys",
         "too_many_links",
         "spam_service",
-        "previously_approved",
+        "premoderated_commenter",
+        "trusted_commenter",
     ]
 
 

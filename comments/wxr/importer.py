@@ -13,7 +13,9 @@ as the last replies of their parent, and the affected trees are renumbered.
 
 Statuses are set directly from the export: an import is a data migration, not a
 moderation decision, so it neither goes through ``comments.moderation`` actions
-nor notifies anyone. Nothing is ever deleted.
+nor notifies anyone. Each comment joins the commenter of its email address (created in
+bulk when new, ``comments.commenters``), whose counts are recounted. Nothing is ever
+deleted.
 """
 
 import os
@@ -25,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article
-from comments import treewrites
+from comments import commenters, treewrites
 from comments.models import Comment
 from comments.signals import invalidate
 from comments.text import render_comment_body
@@ -373,7 +375,13 @@ class _Importer:
                     setattr(existing, name, new[name])
                 changed.append(existing)
         if changed:
-            Comment.objects.bulk_update(changed, COMMENT_UPDATE_FIELDS, batch_size=KEY_BATCH)
+            # A changed address or status changes whose record it counts on.
+            before = {comment.commenter_id for comment in changed}
+            after = commenters.assign(changed)
+            Comment.objects.bulk_update(
+                changed, [*COMMENT_UPDATE_FIELDS, "commenter"], batch_size=KEY_BATCH
+            )
+            commenters.refresh_stats(before | after)
         self.report.comments["updated"] += len(changed)
         self.report.comments["unchanged"] += len(entries) - len(changed)
         return len(changed)
