@@ -24,6 +24,14 @@ from django.utils.translation import ngettext, ngettext_lazy, pgettext_lazy
 
 from articles.models import Article
 from comments import moderation, treewrites
+from comments.admin_appeals import (
+    AppealFilter,
+    RemovalForm,
+    appeal_mark,
+    appeal_panel,
+    remove_comment_with_reason,
+    remove_selected_with_reason,
+)
 from comments.models import Comment, CommentReport
 
 Status = Comment.Status
@@ -352,6 +360,7 @@ class CommentAdmin(admin.ModelAdmin):
         "thread_context",
         "depth",
         "status_badge",
+        appeal_mark,  # an appeal against the removal: open, or its outcome
         "report_summary",
         "created_at",
         "ip_address",
@@ -363,6 +372,7 @@ class CommentAdmin(admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
         ReportedFilter,
         IsReplyFilter,
+        AppealFilter,
     ]
     search_fields = ["author_name", "author_email", "ip_address", "body"]
     # Not on the form (a comment stays on its article); it declares the autocomplete
@@ -497,7 +507,9 @@ class CommentAdmin(admin.ModelAdmin):
 
     # --- the change page, read-only context ----------------------------------------
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("article", "parent")
+        # The appeal (a reverse one-to-one, usually none) for the queue's mark and the
+        # change page: a LEFT JOIN, not a query per row.
+        return super().get_queryset(request).select_related("article", "parent", "appeal")
 
     @admin.display(description=_("thread"))
     def thread(self, obj):
@@ -574,6 +586,9 @@ class CommentAdmin(admin.ModelAdmin):
                 for name, (_function, target, label, _messages) in MODERATION_ACTIONS.items()
                 if obj.status != target
             ]
+            extra_context["removal_form"] = RemovalForm()  # the Remove button's reason
+        if obj is not None:
+            extra_context["appeal_panel"] = appeal_panel(request, obj)
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- saving and deleting (tree writes take the tree locks) --------------------------
@@ -607,9 +622,9 @@ class CommentAdmin(admin.ModelAdmin):
             raise PermissionDenied(str(error)) from error
 
     # --- actions -------------------------------------------------------------------
-    def _run_action(self, request, queryset, name):
+    def _run_action(self, request, queryset, name, **options):
         function, _target, _label, message = MODERATION_ACTIONS[name]
-        count = function(queryset, by=request.user)
+        count = function(queryset, by=request.user, **options)
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
         return count
 
@@ -623,7 +638,8 @@ class CommentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Remove selected comments"), permissions=["change"])
     def remove_selected(self, request, queryset):
-        self._run_action(request, queryset, "remove")
+        """Asks for the statement of reasons first (an intermediate page)."""
+        return remove_selected_with_reason(self, request, queryset)
 
     @admin.action(description=_("Restore selected comments to pending"), permissions=["change"])
     def restore_selected(self, request, queryset):
@@ -655,7 +671,12 @@ class CommentAdmin(admin.ModelAdmin):
         comment = get_object_or_404(Comment, pk=pk)
         if not self.has_change_permission(request, comment):
             raise PermissionDenied
-        self._run_action(request, Comment.objects.filter(pk=comment.pk), action)
+        if action == "remove":  # with its statement of reasons, or the page asking for it
+            asking = remove_comment_with_reason(self, request, comment, request.path)
+            if asking is not None:
+                return asking
+        else:
+            self._run_action(request, Comment.objects.filter(pk=comment.pk), action)
         next_url = comment_admin_url(comment.pk)
         if "_next" in request.POST:
             following = (

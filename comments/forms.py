@@ -1,5 +1,5 @@
 """The reader's forms: the comment form (field rules, the honeypot and the signed render
-timestamp), the edit form and the report form."""
+timestamp), the edit form, the report form and the appeal form."""
 
 import time
 
@@ -293,3 +293,23 @@ class ReportForm(forms.Form):
                 ),
             )
         return cleaned_data
+
+
+class AppealForm(forms.Form):
+    """A commenter's one appeal against a moderator's removal (``comments.appeals``)."""
+
+    body = CleanCharField(
+        label=_("Why should your comment be reinstated?"),
+        max_length=MAX_EXPLANATION_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 45}),
+        help_text=_(
+            "A moderator reads your appeal, looks at your comment again and answers you by email."
+        ),
+        error_messages={"required": _("Please say why the removal was wrong.")},
+    )
+
+    def clean_body(self):
+        body = self.cleaned_data["body"].strip()
+        if not body:
+            raise forms.ValidationError(_("Please say why the removal was wrong."), code="required")
+        return body

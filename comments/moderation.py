@@ -18,11 +18,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from comments import commenters, notifications, sanctions, signals
-from comments.models import Comment, Commenter, Sanction, normalize_email
+from comments.models import Comment, Commenter, RemovalReason, Sanction, normalize_email
 
 Status = Comment.Status
 
@@ -34,12 +34,14 @@ ACTION_MESSAGES = {
 }
 
 
-def set_status(comments, status, *, by=None, reason=None):
+def set_status(comments, status, *, by=None, reason=None, removal_reason="", removal_note=""):
     """Move ``comments`` (a queryset or iterable of comments) to ``status``.
 
     Returns how many comments changed. Comments already in ``status`` are left
     alone. ``by`` is the moderator (None for the site itself); ``reason`` is
-    stored as the comment's moderation reason when given.
+    stored as the comment's moderation reason when given. ``removal_reason`` and
+    ``removal_note`` are a removal's statement of reasons (see ``remove``); any other
+    change clears them, so only a removed comment carries one.
     """
     ids = [c.pk for c in comments] if not hasattr(comments, "values_list") else None
     with transaction.atomic():
@@ -56,11 +58,19 @@ def set_status(comments, status, *, by=None, reason=None):
         updates = {"status": status, "moderated_at": now, "moderated_by": by}
         if reason is not None:
             updates["moderation_reason"] = reason
+        if status != Status.REMOVED:
+            removal_reason = removal_note = ""
+        updates.update(removal_reason=removal_reason, removal_note=removal_note)
         Comment.objects.filter(pk__in=changed_ids).update(**updates)
         signals.invalidate({row[1] for row in changing})
         commenters.refresh_stats({row[4] for row in changing})
         if by is not None:
-            _log_changes(changing, status, by=by, reason=reason)
+            statement = _statement_for_log(removal_reason, removal_note)
+            logged = "; ".join(part for part in (reason, statement) if part)
+            _log_changes(changing, status, by=by, reason=logged)
+        if removal_reason:
+            # The statement of reasons, a copy of the comment and the link to appeal.
+            transaction.on_commit(lambda: notifications.comments_removed(changed_ids), robust=True)
         if status == Status.APPROVED:
             newly_public = [row[0] for row in changing]
             transaction.on_commit(lambda: notifications.reply_approved(newly_public), robust=True)
@@ -104,9 +114,48 @@ def mark_spam(comments, *, by=None, reason=None):
     return set_status(comments, Status.SPAM, by=by, reason=reason)
 
 
-def remove(comments, *, by=None, reason=None):
-    """Hide comments; their replies stay visible under a placeholder."""
-    return set_status(comments, Status.REMOVED, by=by, reason=reason)
+def remove(comments, *, by=None, reason=None, removal_reason=None, removal_note=""):
+    """Hide comments; their replies stay visible under a placeholder.
+
+    A moderator's removal states its reason: ``removal_reason`` (a ``RemovalReason``;
+    "other" needs the moderator's words in ``removal_note``, which any reason may
+    add). Readers see "Removed by a moderator: <reason>." in the comment's place (for
+    "other", no more than "Removed by a moderator."); the commenter is emailed the
+    reason, the note, a copy of their comment and a link to appeal once
+    (``comments.appeals``). Without a reason (the author's withdrawal, the site
+    itself) the placeholder says only "This comment was removed." and nobody is
+    emailed. Raises ``ValidationError`` for an unknown reason or "other" without words.
+    """
+    removal_reason, removal_note = removal_reason or "", (removal_note or "").strip()
+    if removal_reason and removal_reason not in RemovalReason.values:
+        raise ValidationError(
+            "Unknown removal reason %(reason)r.",
+            code="invalid_removal_reason",
+            params={"reason": removal_reason},
+        )
+    if removal_reason == RemovalReason.OTHER and not removal_note:
+        raise ValidationError(
+            "A removal for another reason needs the moderator's explanation.",
+            code="removal_note_required",
+        )
+    return set_status(
+        comments,
+        Status.REMOVED,
+        by=by,
+        reason=reason,
+        removal_reason=removal_reason,
+        removal_note=removal_note,
+    )
+
+
+def _statement_for_log(removal_reason, removal_note):
+    """The statement of reasons as the audit log keeps it: English, like its other
+    messages ("statement of reasons: off-topic — <the moderator's note>")."""
+    if not removal_reason:
+        return ""
+    with translation.override("en"):
+        label = str(RemovalReason(removal_reason).label)
+    return f"statement of reasons: {label}" + (f" — {removal_note}" if removal_note else "")
 
 
 def restore(comments, *, by=None, reason=None):

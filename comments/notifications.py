@@ -1,4 +1,6 @@
-"""Email after commit: moderators hear of held comments, subscribers of replies.
+"""Email after commit: moderators hear of held comments and appeals, subscribers of
+replies, commenters of a moderator's removal (its statement of reasons) and of the
+answer to their appeal.
 
 Emails are written when they are queued, in the language active then: the reader's or
 moderator's whose request caused them, or ``LANGUAGE_CODE`` outside a request. No
@@ -161,3 +163,85 @@ def reply_approved(comment_ids):
         }
         body = render_to_string("comments/email/reply_notification.txt", context)
         _enqueue(subject, body, [parent.author_email])
+
+
+# --- the statement of reasons and appeals (comments.appeals) -------------------------
+def comments_removed(comment_ids):
+    """Tell each commenter whose comment a moderator removed with a reason: the reason
+    (with the moderator's note), a copy of their comment and the link to appeal once."""
+    from comments.appeals import appeal_token
+    from comments.conf import conf
+    from comments.models import Comment
+
+    removed = (
+        Comment.objects.filter(pk__in=comment_ids, status=Comment.Status.REMOVED)
+        .exclude(removal_reason="")
+        .exclude(author_email="")
+        .select_related("article", "appeal")
+    )
+    for comment in removed:
+        context = {
+            "comment": comment,
+            "article": comment.article,
+            "reason": comment.get_removal_reason_display(),
+            "note": comment.removal_note,
+            "text": comment.body,
+            "appealed": hasattr(comment, "appeal"),
+            "appeal_url": _absolute(reverse("comments:appeal", args=[appeal_token(comment)])),
+            "appeal_days": conf.APPEAL_DAYS,
+        }
+        subject = _("[%(site)s] Your comment on “%(title)s” was removed") % {
+            "site": settings.SITE_NAME,
+            "title": comment.article.title,
+        }
+        body = render_to_string("comments/email/removed.txt", context)
+        _enqueue(subject, body, [comment.author_email])
+
+
+def appeal_received(appeal_id):
+    """Tell every active moderator that a commenter appealed a removal."""
+    from comments.models import Appeal
+
+    recipients = moderator_emails()
+    appeal = Appeal.objects.filter(pk=appeal_id).select_related("comment__article").first()
+    if not recipients or appeal is None:
+        return
+    comment = appeal.comment
+    context = {
+        "appeal": appeal,
+        "comment": comment,
+        "article": comment.article,
+        "reason": comment.get_removal_reason_display(),
+        "appeal_text": excerpt(appeal.body, 1000),
+        "admin_url": _absolute(reverse("admin:comments_comment_change", args=[comment.pk])),
+    }
+    subject = _("[%(site)s] Appeal against a removal on “%(title)s”") % {
+        "site": settings.SITE_NAME,
+        "title": comment.article.title,
+    }
+    body = render_to_string("comments/email/appeal_received.txt", context)
+    _enqueue(subject, body, recipients)
+
+
+def appeal_answered(appeal_id):
+    """Send the moderator's answer to the commenter who appealed."""
+    from comments.models import Appeal
+
+    appeal = Appeal.objects.filter(pk=appeal_id).select_related("comment__article").first()
+    if appeal is None or not appeal.answered_at or not appeal.comment.author_email:
+        return
+    comment = appeal.comment
+    context = {
+        "appeal": appeal,
+        "comment": comment,
+        "article": comment.article,
+        "reinstated": appeal.outcome == Appeal.Outcome.REINSTATED,
+        "text": excerpt(comment.body, 1000),
+        "comment_url": _absolute(comment.get_absolute_url()),
+    }
+    subject = _("[%(site)s] The answer to your appeal on “%(title)s”") % {
+        "site": settings.SITE_NAME,
+        "title": comment.article.title,
+    }
+    body = render_to_string("comments/email/appeal_answer.txt", context)
+    _enqueue(subject, body, [comment.author_email])

@@ -31,6 +31,7 @@ from django.utils.translation import ngettext
 from jinja2 import meta, nodes
 from markupsafe import Markup
 
+from comments.models import RemovalReason
 from comments.text import http_url
 from comments.tree import AWAITING
 
@@ -365,6 +366,12 @@ class Page:
         return str(_renderer(self.thread)(context))
 
 
+def removal_label(code):
+    """A moderator's removal reason (``RemovalReason``) in the active language, as the
+    placeholder says it ("off-topic"); "" for a code no longer known."""
+    return str(RemovalReason(code).label) if code in RemovalReason.values else ""
+
+
 def render_thread(
     shown,
     *,
@@ -409,6 +416,8 @@ def render_thread(
         pk, depth, own = node.pk, node.depth, node.own
         is_own_pending = own and node.status in AWAITING
         if not node.visible:  # shown, not visible: a placeholder keeping its replies
+            if node.removal_reason and node.status == "removed":
+                node.removal_label = removal_label(node.removal_reason)
             values = (node, depth, *placeholder)
         else:
             created_iso, created_text = times(node.created_at)

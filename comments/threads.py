@@ -43,6 +43,7 @@ NODE_FIELDS = (  # the columns of a tree.Node, in its order
     "body_html",
     "created_at",
     "edited_at",
+    "removal_reason",
 )
 
 

@@ -28,12 +28,14 @@ class Node:
     body_html: str = ""
     created_at: object = None
     edited_at: object = None
+    removal_reason: str = ""  # a moderator's statement of reasons (RemovalReason), if any
     visible: bool = False  # shown in full (public, or the viewer's own pending comment)
     shown: bool = False  # shown at all (in full, or as a placeholder)
     reply_count: int = 0  # shown descendants
     depth: int = 1  # display depth, capped at max_depth
     parent_name: str = ""  # for "in reply to" when depth is capped
     own: bool = False  # one of the reader's own comments
+    removal_label: str = ""  # the reason in the reader's language (set by rendering)
 
 
 def build_thread(nodes, *, max_depth, own_ids=frozenset()):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("feed/<slug:slug>/", feeds.ArticleCommentsFeed(), name="article-feed"),
     path("post/<slug:slug>/", views.post_comment, name="post"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("appeal/<str:token>/", views.appeal, name="appeal"),
     path("<int:pk>/", views.permalink, name="permalink"),
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),

@@ -8,8 +8,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from articles.models import Article
-from comments import notifications, posting, rendering, reports, session, threads
-from comments.forms import CommentEditForm, CommentForm, ReportForm
+from comments import appeals, notifications, posting, rendering, reports, session, threads
+from comments.forms import AppealForm, CommentEditForm, CommentForm, ReportForm
 from comments.models import Comment
 from comments.rules import CommentRefused
 from site_config.http import client_ip
@@ -229,3 +229,42 @@ def unsubscribe(request, token):
     # idempotent, so a link scanner following it does no harm beyond the intent.
     Comment.objects.filter(pk=comment.pk).update(notify_replies=False)
     return render(request, "comments/unsubscribed.html", {"comment": comment})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def appeal(request, token):
+    """The commenter's one appeal against a moderator's removal, from the signed link in
+    the removal email (``comments.appeals``). GET: their comment, the reason and the
+    form, or where the appeal stands; POST: store the appeal (409 when it was appealed
+    already or is no longer removed). A forged link is a 404; an expired one says so."""
+    try:
+        comment_id = appeals.comment_id_for_token(token)
+    except appeals.LinkInvalid:
+        raise Http404(_("This appeal link is not valid.")) from None
+    except appeals.LinkExpired:
+        return render(request, "comments/appeal_expired.html", status=400)
+    comment = get_object_or_404(Comment.objects.select_related("article", "appeal"), pk=comment_id)
+    form = AppealForm(request.POST if request.method == "POST" else None)
+    refusal = appeals.refusal(comment)
+    status = 200
+    if form.is_bound:
+        if refusal is None and form.is_valid():
+            try:
+                appeals.file_appeal(comment, body=form.cleaned_data["body"])
+            except appeals.AppealRefused as refused:
+                refusal = refused
+            else:
+                messages.success(
+                    request, _("Your appeal was sent. A moderator will answer you by email.")
+                )
+                return see_other(request.path)
+        status = 409 if refusal is not None else 400
+    context = {
+        "comment": comment,
+        "article": comment.article,
+        "appeal": getattr(comment, "appeal", None),
+        "reason": comment.get_removal_reason_display(),
+        "form": form,
+        "refusal": refusal,
+    }
+    return render(request, "comments/appeal.html", context, status=status)

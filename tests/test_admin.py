@@ -355,7 +355,13 @@ def test_bulk_action_changes_status_records_moderator_and_log_entry(
     already = comment_factory(status=end)
     response = admin_client_.post(
         reverse(CHANGELIST) + "?status=all",
-        {"action": action, "_selected_action": [c.pk for c in [*comments, already]]},
+        {
+            "action": action,
+            "_selected_action": [c.pk for c in [*comments, already]],
+            # Removing states its reason (tests/test_removal_reasons.py); others ignore it.
+            "removal_reason": "off_topic",
+            "apply_removal": "1",
+        },
         follow=True,
     )
     assert f"3 comments were {message}." in messages_of(response)
@@ -438,7 +444,9 @@ def test_change_page_button_moderates_with_a_log_entry(
     admin_client_, comment_factory, superuser, action, start, end
 ):
     comment = comment_factory(status=start)
-    response = admin_client_.post(moderate_url(comment, action), {"action": action})
+    response = admin_client_.post(
+        moderate_url(comment, action), {"action": action, "removal_reason": "spam"}
+    )
     assert response.status_code == 302
     assert response["Location"] == change_url(comment)
     comment.refresh_from_db()

@@ -79,7 +79,12 @@ def test_moderator_can_run_each_bulk_action(
     comment = comment_factory(status=Status.PENDING)
     moderator_client.post(
         reverse("admin:comments_comment_changelist"),
-        {"action": action, "_selected_action": [comment.pk]},
+        {
+            "action": action,
+            "_selected_action": [comment.pk],
+            "removal_reason": "abuse",  # removing states its reason; others ignore it
+            "apply_removal": "1",
+        },
     )
     comment.refresh_from_db()
     assert comment.status == end
