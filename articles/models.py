@@ -18,13 +18,37 @@ def display_name(user):
     return user.get_full_name() or user.get_username()
 
 
-def comments_open_now(*, comments_open, published_at, now=None):
-    """The comment window of a public article: open per article and, when
-    ``COMMENTS_CLOSE_AFTER_DAYS`` is set, not past that many days since publication."""
+def comments_close_time(*, close_at, published_at):
+    """When comments on a public article close by themselves, or None: the article's own
+    ``comments_close_at`` or, when ``COMMENTS_CLOSE_AFTER_DAYS`` is set, that many days
+    after publication, whichever comes first."""
+    days = getattr(settings, "COMMENTS_CLOSE_AFTER_DAYS", None)
+    limit = published_at + timedelta(days=days) if days is not None else None
+    return min((time for time in (close_at, limit) if time is not None), default=None)
+
+
+def comments_open_now(*, comments_open, published_at, close_at=None, now=None):
+    """The comment window of a public article: open per article, and its closing time
+    (``comments_close_time``) not come. A day limit is inclusive (open until the very
+    end of its last second); ``close_at`` is the moment comments close."""
     if not comments_open:
         return False
+    now = now or timezone.now()
+    if close_at is not None and now >= close_at:
+        return False
     days = getattr(settings, "COMMENTS_CLOSE_AFTER_DAYS", None)
-    return days is None or (now or timezone.now()) - published_at <= timedelta(days=days)
+    return days is None or now - published_at <= timedelta(days=days)
+
+
+def site_discussion_default(name):
+    """A site-wide discussion default, ``COMMENTS_PREMODERATE_ALL`` or
+    ``COMMENTS_ALLOW_LINKS``. The articles app reads the Django setting itself (it never
+    imports the comments app); the fallbacks are comments/conf.py's ``DEFAULTS``, and a
+    test holds the two together."""
+    return getattr(settings, name, _SITE_DISCUSSION_DEFAULTS[name])
+
+
+_SITE_DISCUSSION_DEFAULTS = {"COMMENTS_PREMODERATE_ALL": False, "COMMENTS_ALLOW_LINKS": True}
 
 
 class CacheVersion(NamedTuple):
@@ -33,14 +57,21 @@ class CacheVersion(NamedTuple):
     ``version`` (the ``comments_version`` column) is bumped by every visible change of
     the article, its comments or its author: ``comments.signals`` does it from the model
     signals, so no write path has to remember. ``updated_at`` moves with every save of
-    the article. ``accepts_comments`` is computed now, so a comment window closing
-    changes the key without any write. ``key()`` adds the language and the release.
+    the article. ``accepts_comments`` is computed now, so a comment window closing (a
+    ``comments_close_at`` passing, or the site's day limit) changes the key without any
+    write. The discussion state readers are told above the form comes next, resolved
+    against the site's defaults, so changing a default changes the key too: when
+    comments close (``closes_at``), whether they are pre-moderated and whether links
+    are allowed. ``key()`` adds the language and the release.
     """
 
     pk: int
     version: int
     updated_at: datetime
     accepts_comments: bool
+    closes_at: datetime | None = None
+    premoderated: bool = False
+    allows_links: bool = True
 
     def key(self, kind, *parts):
         """The cache key of this article's ``kind`` ("page", "thread"), with ``parts``
@@ -56,6 +87,9 @@ class CacheVersion(NamedTuple):
                 self.version,
                 self.updated_at.timestamp(),
                 "open" if self.accepts_comments else "closed",
+                self.closes_at.timestamp() if self.closes_at else "",
+                "premoderated" if self.premoderated else "",
+                "links" if self.allows_links else "nolinks",
                 get_language(),
                 *parts,
             )
@@ -71,6 +105,11 @@ def annotate_lists(name, expression):
     annotation (the comments app registers ``comment_count`` this way, so the articles
     app needs not know comments exist)."""
     _list_annotations[name] = expression
+
+
+def _resolved(value, default_name):
+    """A per-article yes/no (None: the site's default ``default_name``), as a bool."""
+    return site_discussion_default(default_name) if value is None else bool(value)
 
 
 def _aware(value):
@@ -96,7 +135,16 @@ class ArticleQuerySet(models.QuerySet):
         connection = connections[self.db]
         quote = connection.ops.quote_name
         meta = Article._meta
-        names = ("id", "comments_version", "updated_at", "published_at", "comments_open")
+        names = (
+            "id",
+            "comments_version",
+            "updated_at",
+            "published_at",
+            "comments_open",
+            "comments_close_at",
+            "comments_premoderated",
+            "comments_allow_links",
+        )
         columns = ", ".join(quote(meta.get_field(name).column) for name in names)
         slug_column, status, published_at = (
             quote(meta.get_field(name).column) for name in ("slug", "status", "published_at")
@@ -114,14 +162,22 @@ class ArticleQuerySet(models.QuerySet):
             row = cursor.fetchone()
         if row is None:
             return None
-        pk, version, updated_at, published, comments_open = row
+        pk, version, updated_at, published, comments_open, close_at, premoderated, links = row
+        published = _aware(published)
+        close_at = _aware(close_at) if close_at is not None else None
         return CacheVersion(
             pk,
             version,
             _aware(updated_at),
             comments_open_now(
-                comments_open=bool(comments_open), published_at=_aware(published), now=now
+                comments_open=bool(comments_open),
+                published_at=published,
+                close_at=close_at,
+                now=now,
             ),
+            comments_close_time(close_at=close_at, published_at=published),
+            _resolved(premoderated, "COMMENTS_PREMODERATE_ALL"),
+            _resolved(links, "COMMENTS_ALLOW_LINKS"),
         )
 
     def bump_cache_version(self):
@@ -239,10 +295,40 @@ class Article(models.Model):
 
     @property
     def accepts_comments(self):
-        """Open for new comments: public, open per article, and not past the site-wide limit."""
+        """Open for new comments: public, open per article, and its closing time (its
+        own ``comments_close_at`` or the site-wide day limit) not come."""
         return self.is_public and comments_open_now(
-            comments_open=self.comments_open, published_at=self.published_at
+            comments_open=self.comments_open,
+            published_at=self.published_at,
+            close_at=self.comments_close_at,
         )
+
+    @property
+    def comments_close_time(self):
+        """When comments close by themselves (``comments_close_at`` or the site's day
+        limit, whichever comes first), or None."""
+        return comments_close_time(close_at=self.comments_close_at, published_at=self.published_at)
+
+    @property
+    def comments_closed_on(self):
+        """When comments closed by themselves (their closing time has passed), or None:
+        still open, closed by hand, or not public."""
+        close_time = self.comments_close_time
+        if close_time is None or not self.comments_open or not self.is_public:
+            return None
+        return None if self.accepts_comments else close_time
+
+    @property
+    def premoderates_comments(self):
+        """Every comment is held for a moderator: this article's choice, or the site's
+        ``COMMENTS_PREMODERATE_ALL``."""
+        return _resolved(self.comments_premoderated, "COMMENTS_PREMODERATE_ALL")
+
+    @property
+    def allows_links_in_comments(self):
+        """Comments may hold links: this article's choice, or the site's
+        ``COMMENTS_ALLOW_LINKS``."""
+        return _resolved(self.comments_allow_links, "COMMENTS_ALLOW_LINKS")
 
     @property
     def author_display_name(self):
@@ -251,4 +337,12 @@ class Article(models.Model):
     @property
     def cache_version(self):
         """This article's ``CacheVersion``, from the instance (no query)."""
-        return CacheVersion(self.pk, self.comments_version, self.updated_at, self.accepts_comments)
+        return CacheVersion(
+            self.pk,
+            self.comments_version,
+            self.updated_at,
+            self.accepts_comments,
+            self.comments_close_time,
+            self.premoderates_comments,
+            self.allows_links_in_comments,
+        )

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy, pgettext_lazy
 
 from articles.models import Article
-from comments import moderation, treewrites
+from comments import moderation, treewrites, wordlists
 from comments.admin_appeals import (
     AppealFilter,
     RemovalForm,
@@ -141,9 +141,11 @@ class QueueChangeList(ChangeList):
         rows = list(self.result_list)  # fills the queryset's cache; the page reuses it
         reported = [comment.pk for comment in rows if comment.report_count]
         summaries = CommentReport.objects.summaries_by_comment(reported) if reported else {}
+        word_lists = wordlists.current()  # once for the page: one cache read
         for comment in rows:
             counts = summaries.get(comment.pk)
             comment.reports_summary = reports_summary(counts) if counts else None
+            comment.marked_excerpt = wordlists.excerpt(comment.body, lists=word_lists)
 
 
 # --- filters -----------------------------------------------------------------------
@@ -388,6 +390,7 @@ class CommentAdmin(admin.ModelAdmin):
     readonly_fields = [
         "status_badge",
         "moderation_reason",
+        "words_found",
         "article_link",
         "thread",
         "revisions_list",
@@ -405,7 +408,15 @@ class CommentAdmin(admin.ModelAdmin):
     fieldsets = [
         (
             _("Moderation"),
-            {"fields": ["status_badge", "moderation_reason", "moderated_by", "moderated_at"]},
+            {
+                "fields": [
+                    "status_badge",
+                    "moderation_reason",
+                    "words_found",
+                    "moderated_by",
+                    "moderated_at",
+                ]
+            },
         ),
         (_("In context"), {"fields": ["article_link", "thread"]}),
         (_("Reader reports"), {"fields": ["reports_list"]}),
@@ -469,7 +480,8 @@ class CommentAdmin(admin.ModelAdmin):
     # --- columns -----------------------------------------------------------------
     @admin.display(description=_("comment"))
     def excerpt(self, obj):
-        return obj.excerpt
+        """The excerpt with the listed words it shows marked (``wordlists.excerpt``)."""
+        return getattr(obj, "marked_excerpt", None) or obj.excerpt
 
     @admin.display(description=_("author"), ordering="author_name")
     def author(self, obj):
@@ -527,6 +539,26 @@ class CommentAdmin(admin.ModelAdmin):
                 "%(count)d direct reply:", "%(count)d direct replies:", len(replies)
             )
             % {"count": len(replies)},
+        )
+
+    @admin.display(description=_("words found"))
+    def words_found(self, obj):
+        """The banned and suspect words in the comment, marked in its text."""
+        if obj.pk is None:
+            return "—"
+        word_lists = wordlists.current()
+        fields = [
+            (_("name"), obj.author_name),
+            (_("email"), obj.author_email),
+            (_("website"), obj.author_url),
+            (_("text"), obj.body),
+        ]
+        found = [
+            (label, match) for label, value in fields for match in wordlists.find(value, word_lists)
+        ]
+        matches = wordlists.find(obj.body, word_lists)
+        return render_partial(
+            "words_found", found=found, text=wordlists.highlight(obj.body, matches)
         )
 
     @admin.display(description=_("reader reports"))

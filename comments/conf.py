@@ -14,6 +14,10 @@ DEFAULTS = {
     "COMMENTS_PER_PAGE": 250,
     "COMMENTS_EDIT_MINUTES": 15,
     "COMMENTS_CLOSE_AFTER_DAYS": None,
+    # The site's defaults for an article's discussion settings (its own choice wins);
+    # read by the articles app too (articles.models.site_discussion_default).
+    "COMMENTS_PREMODERATE_ALL": False,
+    "COMMENTS_ALLOW_LINKS": True,
     "COMMENTS_MIN_SUBMIT_SECONDS": 2,
     "COMMENTS_FORM_MAX_AGE_SECONDS": 7200,
     "COMMENTS_MAX_LINKS": 2,

@@ -16,7 +16,7 @@ from comments.models import (
     CommentReport,
     http_url_validator,
 )
-from comments.text import strip_control_characters
+from comments.text import count_links, strip_control_characters
 
 TIMESTAMP_SALT = "comments.form-timestamp"
 
@@ -131,6 +131,14 @@ class CommentForm(forms.Form):
         body = self.cleaned_data["body"]
         if not body.strip():
             raise forms.ValidationError(_("Please write a comment."), code="required")
+        if not self.article.allows_links_in_comments and count_links(body):
+            raise forms.ValidationError(
+                _(
+                    "Links are not allowed in comments on this article. Please remove "
+                    "the web addresses from your comment."
+                ),
+                code="links_not_allowed",
+            )
         return body.strip("\n")
 
     def clean_parent(self):

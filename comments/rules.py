@@ -32,7 +32,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from comments import commenters, sanctions
+from comments import commenters, sanctions, wordlists
 from comments.conf import conf
 from comments.models import Comment, Sanction
 from comments.text import count_links
@@ -95,6 +95,11 @@ class Candidate:
     def sanctions_in_force(self):
         """The sanctions restricting this poster now, strictest first (cached)."""
         return sanctions.in_force_for(self.email, self.ip_address)
+
+    def listed_word(self, word_list):
+        """The first entry of the admin's word list ``word_list`` (a function of
+        ``comments.wordlists``) found as a whole word in the name, email, URL or body."""
+        return word_list(self.name, self.email, self.url, self.body)
 
     def matched_key(self, keys):
         """The first key found in any field the key lists are matched against."""
@@ -230,21 +235,33 @@ def too_fast(candidate):
 
 
 def disallowed_keys(candidate):
+    """The environment's keys (substrings, as ever), then the admin's banned words."""
     key = candidate.matched_key(conf.DISALLOWED_KEYS)
     if key:
         return Verdict(SPAM, f"spam: disallowed key “{key}”")
+    word = candidate.listed_word(wordlists.banned_word)
+    if word:
+        return Verdict(SPAM, f"spam: banned word “{word}”")
     return None
 
 
 def moderation_keys(candidate):
+    """The environment's keys (substrings, as ever), then the admin's suspect words."""
     key = candidate.matched_key(conf.MODERATION_KEYS)
     if key:
         return Verdict(PENDING, f"held: moderation key “{key}”")
+    word = candidate.listed_word(wordlists.suspect_word)
+    if word:
+        return Verdict(PENDING, f"held: suspect word “{word}”")
     return None
 
 
 def too_many_links(candidate):
+    """More than ``COMMENTS_MAX_LINKS``; on an article whose comments may not hold links
+    (the comment form refuses them), any link that arrives another way (an edit)."""
     links = count_links(candidate.body)
+    if not candidate.article.allows_links_in_comments and links:
+        return Verdict(PENDING, "held: links are not allowed on this article")
     if links > conf.MAX_LINKS:
         return Verdict(PENDING, f"held: {links} links")
     return None
@@ -266,6 +283,14 @@ def spam_service(candidate):
         return Verdict(PENDING, "held: spam service unavailable")
     if is_spam:
         return Verdict(SPAM, "spam: spam service")
+    return None
+
+
+def article_premoderated(candidate):
+    """Every comment on a pre-moderated article waits (staff are trusted before, and
+    spam is spam before: this comes after the content rules)."""
+    if candidate.article.premoderates_comments:
+        return Verdict(PENDING, "held: article is pre-moderated")
     return None
 
 
@@ -311,7 +336,14 @@ def trusted_commenter(candidate):
 REFUSALS = [refuse_sanctioned, refuse_duplicate, refuse_flood]
 FORM_RULES = [honeypot, too_fast]
 CONTENT_RULES = [disallowed_keys, moderation_keys, too_many_links, spam_service]
-RULES = [trust_staff, *FORM_RULES, *CONTENT_RULES, premoderated_commenter, trusted_commenter]
+RULES = [
+    trust_staff,
+    *FORM_RULES,
+    *CONTENT_RULES,
+    article_premoderated,
+    premoderated_commenter,
+    trusted_commenter,
+]
 EDIT_RULES = [trust_staff, *CONTENT_RULES]
 
 
