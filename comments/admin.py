@@ -32,6 +32,7 @@ from comments.admin_appeals import (
     remove_comment_with_reason,
     remove_selected_with_reason,
 )
+from comments.admin_commenters import AuthorSanctionActions
 from comments.models import Comment, CommentReport
 
 Status = Comment.Status
@@ -354,7 +355,7 @@ class CommentAdminForm(forms.ModelForm):
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
     list_display = [
         "excerpt",
         "author",
@@ -385,7 +386,16 @@ class CommentAdmin(admin.ModelAdmin):
     # The paginator's count is enough; skip the second COUNT(*) over the whole table.
     show_full_result_count = False
     ordering = ["-created_at", "-pk"]
-    actions = ["approve_selected", "spam_selected", "remove_selected", "restore_selected"]
+    actions = [
+        "approve_selected",
+        "spam_selected",
+        "remove_selected",
+        "restore_selected",
+        # comments.admin_commenters.AuthorSanctionActions
+        "ban_authors",
+        "suspend_authors_1_day",
+        "suspend_authors_7_days",
+    ]
     raw_id_fields = ["parent"]
     readonly_fields = [
         "status_badge",

@@ -421,6 +421,7 @@ def test_rule_order_is_the_documented_one():
         "moderation_keys",
         "too_many_links",
         "spam_service",
+        "article_premoderated",
         "premoderated_commenter",
         "trusted_commenter",
     ]
