@@ -276,18 +276,23 @@ def warn_commenter(email, *, by, message):
         by=by,
         reason=message,
     )
-    commenter = sanction.commenter
+    _email_warning(sanction, name=sanction.commenter.name if sanction.commenter else "")
+    return sanction
+
+
+def _email_warning(warning, *, name):
+    """Queue the warning's email to its address once the transaction commits (written
+    now, in the language active now: the moderator's)."""
     context = {
-        "name": commenter.name if commenter is not None else "",
-        "message": sanction.reason,
+        "name": name,
+        "message": warning.reason,
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
     }
     subject = _("[%(site)s] A message from the moderators") % {"site": settings.SITE_NAME}
     body = render_to_string("comments/email/warning.txt", context)
-    recipient = sanction.target
+    recipient = warning.target
     transaction.on_commit(lambda: notifications._enqueue(subject, body, [recipient]), robust=True)
-    return sanction
 
 
 def lift_sanction(sanction, *, by):
@@ -325,19 +330,21 @@ def sanction_authors(comments, kind, *, by, reason, until=None, spam_pending=Fal
     ``comments`` (a queryset or iterable of comments); returns how many were set.
 
     An author already under the same kind of sanction lasting at least as long is left
-    as they are. With ``spam_pending``, every pending comment of theirs (not only the
-    selected ones) is marked spam through ``set_status``, with the reason "spam: author
-    banned" (or suspended…).
+    as they are. A warning (``reason`` is the message) is emailed to each author, as by
+    ``warn_commenter``. With ``spam_pending``, every pending comment of theirs (not only
+    the selected ones) is marked spam through ``set_status``, with the reason "spam:
+    author banned" (or suspended…).
     """
     ids = [c.pk for c in comments] if not hasattr(comments, "values_list") else None
     selected = Comment.objects.filter(pk__in=ids if ids is not None else comments.values("pk"))
     now = timezone.now()
     with transaction.atomic():
-        authors = {}
-        for email, commenter_id in selected.order_by("pk").values_list(
-            "author_email", "commenter_id"
+        authors, names = {}, {}
+        for email, commenter_id, name in selected.order_by("pk").values_list(
+            "author_email", "commenter_id", "author_name"
         ):
             authors.setdefault(normalize_email(email), commenter_id)
+            names[normalize_email(email)] = name  # the latest
         new = {
             email: _new_sanction(
                 kind,
@@ -353,7 +360,9 @@ def sanction_authors(comments, kind, *, by, reason, until=None, spam_pending=Fal
         covered = Sanction.objects.in_force(now).filter(
             kind=kind, target_type=Sanction.Target.EMAIL, target__in=list(new)
         )
-        if until is not None:
+        if until is None:
+            covered = covered.filter(ends_at__isnull=True)
+        else:
             covered = covered.filter(Q(ends_at__isnull=True) | Q(ends_at__gte=until))
         for email in covered.values_list("target", flat=True):
             new.pop(email, None)
@@ -363,6 +372,9 @@ def sanction_authors(comments, kind, *, by, reason, until=None, spam_pending=Fal
         if created:
             _log_sanctions(created, by=by)
             sanctions.bump_version()
+        if kind == Sanction.Kind.WARNING:
+            for warning in created:
+                _email_warning(warning, name=names[warning.target])
         if spam_pending and authors:
             pending = Comment.objects.pending().filter(
                 commenter_id__in=[pk for pk in authors.values() if pk is not None]

@@ -83,7 +83,7 @@ def _network(text):
         ) from None
     if network.prefixlen < MIN_PREFIX[network.version]:
         raise ValidationError(
-            _("The network %(value)s is too wide: at most /%(prefix)d is allowed."),
+            _("The network %(value)s is too wide: the widest allowed is /%(prefix)d."),
             code="network_too_wide",
             params={"value": str(network), "prefix": MIN_PREFIX[network.version]},
         )

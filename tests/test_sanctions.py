@@ -491,3 +491,29 @@ def test_a_longer_suspension_replaces_a_shorter_one_in_a_bulk_action(moderator, 
         )
         == 1
     )
+
+
+def test_a_permanent_ban_is_set_on_an_author_banned_for_a_while(moderator, comment_factory):
+    comment = comment_factory(author_email="troll@example.com")
+    week = timezone.now() + timedelta(days=7)
+    moderation.sanction_authors([comment], Kind.BAN, by=moderator, reason="x", until=week)
+    assert moderation.sanction_authors([comment], Kind.BAN, by=moderator, reason="x") == 1
+
+
+def test_warning_the_authors_emails_each_of_them(
+    moderator, comment_factory, django_capture_on_commit_callbacks
+):
+    comments = [
+        comment_factory(author_email="ada@example.org", author_name="Ada"),
+        comment_factory(author_email="bob@example.org", author_name="Bob"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        count = moderation.sanction_authors(
+            comments, Kind.WARNING, by=moderator, reason="Keep it civil."
+        )
+    assert count == 2
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "ada@example.org",
+        "bob@example.org",
+    ]
+    assert all("Keep it civil." in message.body for message in mail.outbox)
