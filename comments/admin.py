@@ -80,6 +80,26 @@ MODERATION_ACTIONS = {
 }
 
 
+FEATURE, UNFEATURE = "feature", "unfeature"  # the values of the change page's _feature
+
+
+def feature_button(comment):
+    """The change page's button: Unfeature for an editors' pick (whatever its status),
+    Feature for an approved comment, none otherwise."""
+    if comment.featured_at is not None:
+        value, label = UNFEATURE, _("Unfeature")
+    elif comment.is_public:
+        value, label = FEATURE, _("Feature as editors' pick")
+    else:
+        return None
+    return {
+        "url": reverse("admin:comments_comment_feature", args=[comment.pk]),
+        "value": value,
+        "label": label,
+        "featured": comment.featured_at is not None,
+    }
+
+
 def render_partial(name, **context):
     """One of the desk's small templates, ``admin/comments/comment/_<name>.html`` (its
     markup, overridable like any admin template). Loaded once by Django's cached
@@ -363,6 +383,7 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
         "thread_context",
         "depth",
         "status_badge",
+        "featured_mark",
         appeal_mark,  # an appeal against the removal: open, or its outcome
         "report_summary",
         "created_at",
@@ -391,6 +412,8 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
         "spam_selected",
         "remove_selected",
         "restore_selected",
+        "feature_selected",
+        "unfeature_selected",
         # comments.admin_commenters.AuthorSanctionActions
         "ban_authors",
         "suspend_authors_1_day",
@@ -399,6 +422,7 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
     raw_id_fields = ["parent"]
     readonly_fields = [
         "status_badge",
+        "featured_state",
         "moderation_reason",
         "words_found",
         "article_link",
@@ -423,6 +447,7 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
                     "status_badge",
                     "moderation_reason",
                     "words_found",
+                    "featured_state",
                     "moderated_by",
                     "moderated_at",
                 ]
@@ -517,6 +542,18 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
             label=Status(obj.status).label,
             reason=obj.moderation_reason,
         )
+
+    @admin.display(description=_("editors' pick"), ordering="featured_at")
+    def featured_mark(self, obj):
+        """The queue's mark of an editors' pick (out of sight while not approved)."""
+        return render_partial("featured", comment=obj) if obj.featured_at else None
+
+    @admin.display(description=_("editors' pick"))
+    def featured_state(self, obj):
+        """On the comment's page: an editors' pick since when and by whom, or not."""
+        if obj.featured_at is None:
+            return _("No")
+        return render_partial("featured", comment=obj, detail=True, featured_by=obj.featured_by)
 
     @admin.display(description=_("reports"), ordering="report_count")
     def report_summary(self, obj):
@@ -629,6 +666,7 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
                 if obj.status != target
             ]
             extra_context["removal_form"] = RemovalForm()  # the Remove button's reason
+            extra_context["feature_button"] = feature_button(obj)
         if obj is not None:
             extra_context["appeal_panel"] = appeal_panel(request, obj)
         return super().change_view(request, object_id, form_url, extra_context)
@@ -687,6 +725,43 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
     def restore_selected(self, request, queryset):
         self._run_action(request, queryset, "restore")
 
+    @admin.action(description=_("Feature selected comments"), permissions=["change"])
+    def feature_selected(self, request, queryset):
+        self._feature(request, queryset, FEATURE)
+
+    @admin.action(description=_("Unfeature selected comments"), permissions=["change"])
+    def unfeature_selected(self, request, queryset):
+        self._feature(request, queryset, UNFEATURE)
+
+    def _feature(self, request, queryset, action):
+        """Feature or unfeature ``queryset`` (``moderation.feature``/``unfeature``) and
+        say how many changed, and why some could not be featured."""
+        if action == FEATURE:
+            count = moderation.feature(queryset, by=request.user)
+            message = ngettext(
+                "%(count)d comment is now an editors' pick.",
+                "%(count)d comments are now editors' picks.",
+                count,
+            )
+            self.message_user(request, message % {"count": count}, messages.SUCCESS)
+            refused = queryset.exclude(status=Status.APPROVED).count()
+            if refused:
+                message = ngettext(
+                    "%(count)d comment was not featured: only approved comments can be.",
+                    "%(count)d comments were not featured: only approved comments can be.",
+                    refused,
+                )
+                self.message_user(request, message % {"count": refused}, messages.WARNING)
+        else:
+            count = moderation.unfeature(queryset, by=request.user)
+            message = ngettext(
+                "%(count)d comment is no longer an editors' pick.",
+                "%(count)d comments are no longer editors' picks.",
+                count,
+            )
+            self.message_user(request, message % {"count": count}, messages.SUCCESS)
+        return count
+
     # --- the buttons on the change page ------------------------------------------------
     def get_urls(self):
         return [
@@ -699,6 +774,11 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
                 "<int:pk>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="comments_comment_preview",
+            ),
+            path(
+                "<int:pk>/feature/",
+                self.admin_site.admin_view(self.feature_view),
+                name="comments_comment_feature",
             ),
             *super().get_urls(),
         ]
@@ -734,6 +814,20 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
             else:
                 next_url = reverse("admin:comments_comment_changelist")
         return HttpResponseRedirect(next_url)
+
+    def feature_view(self, request, pk):
+        """The change page's Feature/Unfeature button (``#feature-button``, POST with
+        ``_feature=feature`` or ``unfeature``, CSRF-checked by ``admin_view``)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        action = request.POST.get("_feature")
+        if action not in (FEATURE, UNFEATURE):
+            raise PermissionDenied
+        comment = get_object_or_404(Comment, pk=pk)
+        if not self.has_change_permission(request, comment):
+            raise PermissionDenied
+        self._feature(request, Comment.objects.filter(pk=comment.pk), action)
+        return HttpResponseRedirect(comment_admin_url(comment.pk))
 
     # --- the preview behind "View on site" -------------------------------------------
     def preview_view(self, request, pk):

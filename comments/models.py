@@ -47,6 +47,12 @@ class CommentQuerySet(TreeQuerySet):
     def pending(self):
         return self.filter(status=Comment.Status.PENDING)
 
+    def featured(self):
+        """Editors' picks readers see: featured and public. A pick that is removed,
+        spammed or held keeps its ``featured_at`` but is out of sight until it is
+        approved again (``comments.moderation.feature``)."""
+        return self.approved().filter(featured_at__isnull=False)
+
     def visible_to(self, own_ids=()):
         """What a reader sees in a discussion: public comments, and their own held ones
         (``own_ids``; to its poster, spam looks held too)."""

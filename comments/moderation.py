@@ -1,4 +1,5 @@
-"""Moderation decisions: moving comments from one status to another.
+"""Moderation decisions: moving comments from one status to another, and choosing the
+editors' picks (``feature``/``unfeature``).
 
 The admin, reader reports, edits and withdrawals call these functions for every
 change of an existing comment's status. A new comment gets its first status from the
@@ -161,6 +162,70 @@ def _statement_for_log(removal_reason, removal_note):
 def restore(comments, *, by=None, reason=None):
     """Back to the moderation queue."""
     return set_status(comments, Status.PENDING, by=by, reason=reason)
+
+
+# --- Editors' picks ----------------------------------------------------------------
+def feature(comments, *, by):
+    """Make ``comments`` editors' picks; returns how many became one.
+
+    Only approved comments can be featured: the others, and those featured already,
+    are left alone (and not counted). A pick is shown while it stays approved
+    (``Comment.objects.featured()``): removing, spamming or holding it takes it out of
+    the readers' page at once, and approving it again brings it back, unless it was
+    unfeatured meanwhile.
+    """
+    with transaction.atomic():
+        rows = _locked(comments, status=Status.APPROVED, featured_at__isnull=True)
+        if rows:
+            Comment.objects.filter(pk__in=[row[0] for row in rows]).update(
+                featured_at=timezone.now(), featured_by=by
+            )
+            _picks_changed(rows, by=by, message="Featured as an editors' pick.")
+    return len(rows)
+
+
+def unfeature(comments, *, by):
+    """No longer editors' picks, whatever their status; returns how many were."""
+    with transaction.atomic():
+        rows = _locked(comments, featured_at__isnull=False)
+        if rows:
+            Comment.objects.filter(pk__in=[row[0] for row in rows]).update(
+                featured_at=None, featured_by=None
+            )
+            _picks_changed(rows, by=by, message="No longer an editors' pick.")
+    return len(rows)
+
+
+def _locked(comments, **lookups):
+    """``(pk, article_id, author_name)`` of ``comments`` that match ``lookups``, locked."""
+    if hasattr(comments, "values_list"):
+        selected = Comment.objects.filter(pk__in=comments.values("pk"))
+    else:
+        selected = Comment.objects.filter(pk__in=[comment.pk for comment in comments])
+    return list(
+        selected.filter(**lookups)
+        .select_for_update()
+        .values_list("pk", "article_id", "author_name")
+    )
+
+
+def _picks_changed(rows, *, by, message):
+    # One UPDATE sends no model signals: the articles' pages are invalidated here.
+    signals.invalidate({article_id for _pk, article_id, _author in rows})
+    if by is None:
+        return
+    content_type = ContentType.objects.get_for_model(Comment)
+    LogEntry.objects.bulk_create(
+        LogEntry(
+            user_id=by.pk,
+            content_type=content_type,
+            object_id=str(pk),
+            object_repr=f"{author}: comment {pk}"[:200],
+            action_flag=CHANGE,
+            change_message=message,
+        )
+        for pk, _article_id, author in rows
+    )
 
 
 # --- sanctions -----------------------------------------------------------------------

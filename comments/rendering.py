@@ -38,6 +38,8 @@ from comments.tree import AWAITING
 ENGINE = "jinja2"  # the name of the Jinja2 engine in TEMPLATES
 THREAD_TEMPLATE = "comments/thread.html"
 COMMENT_TEMPLATE = "comments/comment.html"
+FEATURED_TEMPLATE = "comments/featured.html"
+EXCERPT_CHARS = 300  # an editors' pick is quoted up to this length, then links on
 
 # One-time notices shown to a reader at their own comment (``threads.Viewer.notices``).
 NOTICE_UPDATED = "updated"  # their edit was saved and the comment keeps its status
@@ -63,6 +65,9 @@ CONTEXT = (
     "has_reported",
     "is_own_pending",
     "notice",
+    "is_featured",
+    "by_author",
+    "by_staff",
 )
 
 
@@ -366,6 +371,15 @@ class Page:
         return str(_renderer(self.thread)(context))
 
 
+def person_badges(user_id, is_staff, author_id):
+    """``(by_author, by_staff)`` of a comment posted from the account ``user_id``
+    (``is_staff``: its staff status now): by the article's author (``author_id``), or
+    else by staff. The author's badge says enough: an author is not also "Staff"."""
+    if user_id is not None and user_id == author_id:
+        return True, False
+    return False, bool(is_staff)
+
+
 def removal_label(code):
     """A moderator's removal reason (``RemovalReason``) in the active language, as the
     placeholder says it ("off-topic"); "" for a code no longer known."""
@@ -376,6 +390,7 @@ def render_thread(
     shown,
     *,
     article_url,
+    author_id=None,
     personal=False,
     editable_ids=(),
     reported_ids=(),
@@ -386,7 +401,8 @@ def render_thread(
 
     ``personal``: the reader has comments, reports or notices of their own on the page
     (their permissions then come from ``editable_ids``, ``reported_ids`` and
-    ``notices``); otherwise every comment gets the public links.
+    ``notices``); otherwise every comment gets the public links. ``author_id``: the
+    article's author, whose comments carry the "Author" badge.
     """
     # The active language's templates, their _("…") translated once (site_config.jinja2).
     page = Page(engines[ENGINE].env.localized())
@@ -410,6 +426,7 @@ def render_thread(
     reply_counts = _ReplyCountLabels()
     reply_counts[0] = ""
     times = CommentTimes()
+    no_badges = (False, False)
     items = []
     open_depth = 0  # depth of the innermost <li> still open
     for node in shown:
@@ -425,6 +442,10 @@ def render_thread(
             reported = not own and pk in reported_ids
             can_report = not own and not reported
             can_edit = own and pk in editable_ids
+            user_id = node.user_id
+            by_author, by_staff = (
+                no_badges if user_id is None else person_badges(user_id, node.by_staff, author_id)
+            )
             values = (
                 node,
                 depth,
@@ -444,9 +465,69 @@ def render_thread(
                 reported,  # has_reported
                 is_own_pending,
                 notices.get(pk) if own else None,
+                node.featured_at is not None and answerable,  # is_featured: public
+                by_author,
+                by_staff,
             ) + extra
         opens = bool(open_depth) and depth > open_depth
         ends = 0 if opens or not open_depth else open_depth - depth + 1
         items.append(Item(node, depth, opens, ends, is_own_pending, values, page))
         open_depth = depth
     return page.render_thread(items, open_depth)
+
+
+@dataclass(slots=True)
+class Pick:
+    """One editors' pick in ``comments/featured.html`` (docs/theming.md)."""
+
+    pk: int
+    author_name: str
+    author_url: str  # an http(s) address, else empty
+    excerpt: str  # the text, whitespace collapsed, cut at EXCERPT_CHARS
+    body_html: str
+    created_iso: str
+    created_text: str
+    featured_at: object
+    url: str  # its place in the thread: "#comment-<pk>", on another page with ?cpage=
+    by_author: bool
+    by_staff: bool
+
+
+def excerpt(text, length=EXCERPT_CHARS):
+    """``text`` on one line, cut at a word before ``length`` characters with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= length:
+        return text
+    cut = text[: length - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > length // 2 else cut).rstrip(" .,;:") + "…"
+
+
+def render_featured(rows, *, author_id):
+    """HTML of ``section#featured-comments`` for ``rows``: ``(pk, author_name,
+    author_url, body, body_html, created_at, featured_at, user_id, user__is_staff,
+    url)`` of each pick, in the order shown; empty without picks."""
+    if not rows:
+        return ""
+    times = CommentTimes()
+    picks = []
+    for pk, name, url, body, body_html, created, featured, user_id, staff, link in rows:
+        created_iso, created_text = times(created)
+        by_author, by_staff = person_badges(user_id, staff, author_id)
+        picks.append(
+            Pick(
+                pk,
+                name,
+                http_url(url) if url else "",
+                excerpt(body),
+                body_html,
+                created_iso,
+                created_text,
+                featured,
+                link,
+                by_author,
+                by_staff,
+            )
+        )
+    template = engines[ENGINE].env.localized().get_template(FEATURED_TEMPLATE)
+    return str(_renderer(template)({**template.globals, "picks": picks}))

@@ -13,7 +13,9 @@ The receivers below call it for every visible change:
   a reader sees unless it stands as a placeholder above shown replies; saves that only
   touch bookkeeping fields (reports, notification choice, moderation reason) neither.
 - an article saved or deleted (a save moves its ``updated_at``, which is in the key);
-- a user whose display name changed (the byline of each of their articles).
+- a user whose display name changed (the byline of each of their articles);
+- a user who gained or lost staff status, or was deleted (the "Staff" and "Author"
+  badges on their comments: ``comments.rendering.person_badges``).
 
 Writes that send no model signals call it themselves: ``comments.moderation`` (one
 ``UPDATE`` for a batch of comments), the WordPress importer and ``comments_check
@@ -26,7 +28,7 @@ import logging
 
 from django.contrib.auth import get_user_model
 from django.db import router, transaction
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db.models.signals import post_delete, post_init, post_save, pre_delete
 from django.dispatch import Signal
 
 from articles.models import Article, display_name
@@ -41,6 +43,7 @@ discussion_changed = Signal()
 UNKNOWN = object()
 LOADED_ATTR = "_status_and_article_at_load"
 NAME_AT_LOAD = "_display_name_at_load"
+STAFF_AT_LOAD = "_is_staff_at_load"
 PENDING_ATTR = "_discussion_changed_pending"
 BATCH = 500  # ids per UPDATE, well inside every database's parameter limit
 # Comment fields no reader sees: saving only these changes no page.
@@ -179,16 +182,43 @@ def _loaded_display_name(user):
 
 def _remember_display_name(sender, instance, **kwargs):
     instance.__dict__[NAME_AT_LOAD] = _loaded_display_name(instance)
+    instance.__dict__[STAFF_AT_LOAD] = instance.__dict__.get("is_staff", UNKNOWN)
 
 
-def _user_saved(sender, instance, created, using, **kwargs):
+def _commented_on(user, using):
+    """The articles ``user`` commented on from their account."""
+    return list(
+        Comment.objects.using(using)
+        .filter(user=user)
+        .order_by()
+        .values_list("article_id", flat=True)
+        .distinct()
+    )
+
+
+def _user_saved(sender, instance, created, using, update_fields=None, **kwargs):
     before = instance.__dict__.get(NAME_AT_LOAD, UNKNOWN)
     now = _loaded_display_name(instance)
     instance.__dict__[NAME_AT_LOAD] = now
-    if created or (now is not UNKNOWN and now == before):
+    staff_before = instance.__dict__.get(STAFF_AT_LOAD, UNKNOWN)
+    staff_now = instance.__dict__.get("is_staff", UNKNOWN)
+    instance.__dict__[STAFF_AT_LOAD] = staff_now
+    if created:
+        return
+    staff_written = update_fields is None or "is_staff" in update_fields
+    if staff_written and (staff_now is UNKNOWN or staff_now != staff_before):
+        # The "Staff" badge on each of their comments.
+        invalidate(_commented_on(instance, using), using=using)
+    if now is not UNKNOWN and now == before:
         return  # a login (last_login), a password change: no byline changed
     article_ids = Article.objects.using(using).filter(author=instance).values_list("pk", flat=True)
     invalidate(list(article_ids), using=using)
+
+
+def _user_deleted(sender, instance, using, **kwargs):
+    # Their comments stay, without their account (``Comment.user`` is set to NULL
+    # by an UPDATE that sends no signals): no "Staff" or "Author" badge any more.
+    invalidate(_commented_on(instance, using), using=using)
 
 
 def connect():
@@ -201,3 +231,4 @@ def connect():
     post_delete.connect(_article_changed, sender=Article, dispatch_uid="article-deleted")
     post_init.connect(_remember_display_name, sender=User, dispatch_uid=NAME_AT_LOAD)
     post_save.connect(_user_saved, sender=User, dispatch_uid="author-saved")
+    pre_delete.connect(_user_deleted, sender=User, dispatch_uid="commenter-account-deleted")

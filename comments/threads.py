@@ -1,10 +1,12 @@
 """Load and render one page of an article's discussion.
 
-Two queries whatever the thread size, both QuerySet methods of the comments
+Three queries whatever the thread size, all QuerySet methods of the comments
 (``Comment.objects.thread_sizes()``: the size of every thread the reader can see,
 which plans the pages of whole threads and gives the count; ``thread_rows()``: every
-comment of the page's threads in tree order); the tree is built in Python
-(``tree.build_thread``) and rendered from templates (``rendering``).
+comment of the page's threads in tree order, with its poster's staff status joined
+in for the badges; ``featured()``: the editors' picks above the thread, each linked
+to the page that lists it); the tree is built in Python (``tree.build_thread``) and
+rendered from templates (``rendering``).
 
 The rendered fragment is cached under the article's ``CacheVersion`` key
 (``articles.models``): its version is bumped by ``comments.signals`` from the model
@@ -19,9 +21,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.utils.safestring import mark_safe
+
 from comments.conf import conf
 from comments.models import Comment
-from comments.rendering import render_thread
+from comments.rendering import render_featured, render_thread
 from comments.tree import Node, build_thread
 from site_config import pagecache
 from site_config.pagination import ForgivingPaginator
@@ -43,7 +47,25 @@ NODE_FIELDS = (  # the columns of a tree.Node, in its order
     "body_html",
     "created_at",
     "edited_at",
+    "user_id",
+    "user__is_staff",  # a join, not a query per author (docs/theming.md, badges)
+    "featured_at",
     "removal_reason",
+)
+# The editors' picks shown above the thread (newest pick first; a theme shows fewer
+# with ``picks[:3]``), and their columns (``rendering.render_featured``, less the URL).
+FEATURED_SHOWN = 10
+PICK_FIELDS = (
+    "pk",
+    "author_name",
+    "author_url",
+    "body",
+    "body_html",
+    "created_at",
+    "featured_at",
+    "user_id",
+    "user__is_staff",
+    "tree_id",
 )
 
 
@@ -70,10 +92,16 @@ class ThreadPage:
     num_pages: int = 1
     sort: str = SORT_OLDEST
     page_range: list = field(default_factory=list)
+    featured: str = ""  # section#featured-comments, or nothing without picks
 
     @property
     def html(self):
         return self.html_bytes.decode()
+
+    @property
+    def featured_html(self):
+        """The editors' picks (``rendering.render_featured``: escaped parts), as safe HTML."""
+        return mark_safe(self.featured)
 
     @property
     def size(self):
@@ -241,9 +269,11 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     )
     nodes = [Node(*row) for row in rows]
     shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
+    article_url = article.get_absolute_url()
     html = render_thread(
         shown,
-        article_url=article.get_absolute_url(),
+        article_url=article_url,
+        author_id=article.author_id,
         page_query=PageParams(number=page_obj.number, sort=sort).query,
         personal=personal,
         editable_ids=viewer.editable_ids,
@@ -260,10 +290,49 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
             n if isinstance(n, int) else str(n)
             for n in paginator.get_elided_page_range(page_obj.number, on_each_side=2)
         ],
+        featured=render_featured(
+            featured_rows(article, paginator, page_obj.number, sort, article_url),
+            author_id=article.author_id,
+        ),
     )
     if use_cache:
         cache_set(_cache_key(article, page_obj.number, sort), result)
     return result
+
+
+def featured_rows(article, paginator, current, sort, article_url):
+    """``PICK_FIELDS`` of the article's editors' picks (one query), each with the link
+    to its place: ``#comment-<pk>`` on the page shown (``current`` of ``paginator``, a
+    page per item, each a list of tree ids), the page that lists it otherwise."""
+    rows = list(
+        Comment.objects.filter(article=article)
+        .featured()
+        .order_by("-featured_at", "-pk")
+        .values_list(*PICK_FIELDS)[:FEATURED_SHOWN]
+    )
+    if not rows:
+        return rows
+    page_of = {
+        tree_id: number
+        for number, tree_ids in enumerate(paginator.object_list, start=1)
+        for tree_id in tree_ids
+    }
+    picks = []
+    for *columns, tree_id in rows:
+        number = page_of.get(tree_id, 1)
+        url = comment_place(
+            columns[0], number=number, sort=sort, article_url=article_url, current=current
+        )
+        picks.append((*columns, url))
+    return picks
+
+
+def comment_place(pk, *, number, sort, article_url, current=None):
+    """The address of comment ``pk`` on comments page ``number``: its anchor alone on
+    the page ``current`` (no reload), else the article's page that lists it."""
+    if number == current:
+        return f"#comment-{pk}"
+    return f"{PageParams(number=number, sort=sort).url(article_url)}#comment-{pk}"
 
 
 def page_of_comment(comment, *, sort=SORT_OLDEST, own_ids=()):
@@ -280,8 +349,9 @@ def comment_url(comment, *, sort=SORT_OLDEST, own_ids=()):
     """``comment`` in its place: the article on the comments page that lists it (for the
     public, or for the reader whose own comments are ``own_ids``), at its anchor."""
     number = page_of_comment(comment, sort=sort, own_ids=own_ids)
-    page = PageParams(number=number, sort=sort)
-    return f"{page.url(comment.article.get_absolute_url())}#comment-{comment.pk}"
+    return comment_place(
+        comment.pk, number=number, sort=sort, article_url=comment.article.get_absolute_url()
+    )
 
 
 def editable_until(comment):

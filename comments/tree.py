@@ -28,6 +28,9 @@ class Node:
     body_html: str = ""
     created_at: object = None
     edited_at: object = None
+    user_id: int | None = None  # the poster's account, if they were logged in
+    by_staff: bool | None = None  # that account has staff status (None: no account)
+    featured_at: object = None  # made an editors' pick then (shown while public)
     removal_reason: str = ""  # a moderator's statement of reasons (RemovalReason), if any
     visible: bool = False  # shown in full (public, or the viewer's own pending comment)
     shown: bool = False  # shown at all (in full, or as a placeholder)
@@ -73,6 +76,7 @@ def build_thread(nodes, *, max_depth, own_ids=frozenset()):
         if not node.visible:
             # A placeholder: nothing of the removed or held comment reaches a template.
             node.author_name = node.author_url = node.body_html = ""
-            node.created_at = node.edited_at = None
+            node.created_at = node.edited_at = node.featured_at = None
+            node.user_id = node.by_staff = None
         shown.append(node)
     return shown
