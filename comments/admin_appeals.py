@@ -243,7 +243,10 @@ class AppealAnswerForm(forms.ModelForm):
 
     outcome = forms.ChoiceField(
         label=_("Decision"),
-        choices=Appeal.Outcome.choices,
+        choices=[
+            (Appeal.Outcome.UPHELD, _("Uphold the removal")),
+            (Appeal.Outcome.REINSTATED, _("Reinstate the comment")),
+        ],
         widget=forms.RadioSelect,
         error_messages={"required": _("Choose: uphold the removal or reinstate the comment.")},
     )
@@ -429,6 +432,12 @@ class AppealAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["return_to"] = return_to(request)
+        if obj is not None:
+            context["title"] = (
+                gettext("Answer the appeal")
+                if self.has_change_permission(request, obj)
+                else gettext("View the appeal")
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
