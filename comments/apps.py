@@ -9,8 +9,10 @@ class CommentsConfig(AppConfig):
 
     def ready(self):
         # The app joins the article pages (their cache, query and lists) and keeps
-        # every cached page current from the model signals.
-        from comments import article_pages, signals
+        # every cached page current from the model signals; the word lists take each
+        # change on the next post.
+        from comments import article_pages, signals, wordlists
 
         article_pages.register()
         signals.connect()
+        wordlists.connect()

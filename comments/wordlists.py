@@ -151,8 +151,10 @@ def changed(**kwargs):
     transaction.on_commit(bump, robust=True)
 
 
-post_save.connect(changed, sender=ModerationWord, dispatch_uid="moderation-word-saved")
-post_delete.connect(changed, sender=ModerationWord, dispatch_uid="moderation-word-deleted")
+def connect():
+    """Follow every change of the lists (called by ``CommentsConfig.ready``)."""
+    post_save.connect(changed, sender=ModerationWord, dispatch_uid="moderation-word-saved")
+    post_delete.connect(changed, sender=ModerationWord, dispatch_uid="moderation-word-deleted")
 
 
 def _data_key(version):
