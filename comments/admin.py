@@ -9,21 +9,22 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import get_template
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy, pgettext_lazy
 
 from articles.models import Article
-from comments import moderation, treewrites, wordlists
+from comments import moderation, priority, treewrites, wordlists
 from comments.admin_appeals import (
     AppealFilter,
     RemovalForm,
@@ -100,6 +101,13 @@ def feature_button(comment):
     }
 
 
+# The keyboard (comments/admin-keys.js) on a comment's page: approving and marking spam
+# click the "… and open next pending" button; "r" clicks Remove in #comment-remove-form
+# (which asks for the reason) and "f" #feature-button.
+NEXT_BUTTON_KEYS = {"approve": "a", "spam": "s"}
+QUEUE_STEPS = ("next", "previous", "next-pending")
+
+
 def render_partial(name, **context):
     """One of the desk's small templates, ``admin/comments/comment/_<name>.html`` (its
     markup, overridable like any admin template). Loaded once by Django's cached
@@ -155,7 +163,36 @@ def reports_summary(counts):
 
 class QueueChangeList(ChangeList):
     """The queue's page of comments, each reported one with its reports' reasons
-    (one grouped query for the whole page, none per row)."""
+    (one grouped query for the whole page, none per row).
+
+    The pending view (the default) is in priority order, highest first, each row with
+    its priority and the reasons for it (``comments.priority``), unless a column
+    header asks for another order; the other views stay newest first.
+    """
+
+    def __init__(self, request, *args, **kwargs):
+        self.in_priority_order = StatusFilter.shows_pending(request)
+        self.now = timezone.now()
+        super().__init__(request, *args, **kwargs)
+
+    def get_queryset(self, request, exclude_parameters=None):
+        if self.in_priority_order and "priority" not in self.root_queryset.query.annotations:
+            self.root_queryset = self.root_queryset.with_priority(self.now)
+        return super().get_queryset(request, exclude_parameters)
+
+    def get_ordering(self, request, queryset):
+        if self.in_priority_order and not self.params.get(ORDER_VAR):
+            return list(priority.QUEUE_ORDER)
+        return super().get_ordering(request, queryset)
+
+    def get_ordering_field_columns(self):
+        if self.in_priority_order and ORDER_VAR not in self.params:
+            return {
+                index: "desc"
+                for index, name in enumerate(self.list_display)
+                if name == "priority_summary"
+            }
+        return super().get_ordering_field_columns()
 
     def get_results(self, request):
         super().get_results(request)
@@ -167,6 +204,9 @@ class QueueChangeList(ChangeList):
             counts = summaries.get(comment.pk)
             comment.reports_summary = reports_summary(counts) if counts else None
             comment.marked_excerpt = wordlists.excerpt(comment.body, lists=word_lists)
+        if self.in_priority_order:
+            for comment in rows:
+                comment.priority_reasons = priority.reasons(comment, self.now)
 
 
 # --- filters -----------------------------------------------------------------------
@@ -186,6 +226,11 @@ class StatusFilter(admin.SimpleListFilter):
 
     def value(self):
         return super().value() or Status.PENDING
+
+    @classmethod
+    def shows_pending(cls, request):
+        """Whether ``request`` opens the pending view (the queue, and the default)."""
+        return (request.GET.get(cls.parameter_name) or Status.PENDING) == Status.PENDING
 
     def choices(self, changelist):
         value = self.value()
@@ -339,6 +384,39 @@ class ReportedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HeldByRuleFilter(admin.SimpleListFilter):
+    """Comments an automatic rule held ("held: 3 links", "held: suspect word …")."""
+
+    title = _("held by a rule")
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Held by a rule"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.held_by_rule()
+        return queryset
+
+
+class CommenterFilter(admin.SimpleListFilter):
+    """By what is known of the commenter: new (nothing approved yet), or under a
+    sanction in force on their email address (one ``EXISTS``)."""
+
+    title = _("commenter")
+    parameter_name = "commenter_is"
+
+    def lookups(self, request, model_admin):
+        return [("new", _("New commenters")), ("sanctioned", _("Under a sanction"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "new":
+            return queryset.from_new_commenters()
+        if self.value() == "sanctioned":
+            return queryset.from_sanctioned_commenters()
+        return queryset
+
+
 class IsReplyFilter(admin.SimpleListFilter):
     title = _("is a reply")
     parameter_name = "is_reply"
@@ -378,13 +456,14 @@ class CommentAdminForm(forms.ModelForm):
 class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
     list_display = [
         "excerpt",
+        "priority_summary",  # the pending view only (get_list_display)
         "author",
         "article_link",
         "thread_context",
         "depth",
         "status_badge",
-        "featured_mark",
         appeal_mark,  # an appeal against the removal: open, or its outcome
+        "featured_mark",
         "report_summary",
         "created_at",
         "ip_address",
@@ -395,6 +474,8 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
         ArticleFilter,
         ("created_at", admin.DateFieldListFilter),
         ReportedFilter,
+        HeldByRuleFilter,
+        CommenterFilter,
         IsReplyFilter,
         AppealFilter,
     ]
@@ -486,7 +567,7 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
         return (
             super().media
             + article_autocomplete(self.admin_site).media
-            + forms.Media(js=["comments/admin-article-filter.js"])
+            + forms.Media(js=["comments/admin-article-filter.js", "comments/admin-keys.js"])
         )
 
     def view_on_site(self, obj):
@@ -517,6 +598,23 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
     def excerpt(self, obj):
         """The excerpt with the listed words it shows marked (``wordlists.excerpt``)."""
         return getattr(obj, "marked_excerpt", None) or obj.excerpt
+
+    @admin.display(description=_("priority"), ordering="priority")
+    def priority_summary(self, obj):
+        """The pending comment's priority and why, e.g. "82 — 3 reports · held: 3 links ·
+        new commenter · waiting 2 hours" (``comments.priority``)."""
+        if getattr(obj, "priority", None) is None:
+            return None
+        return render_partial(
+            "priority", score=obj.priority, reasons=getattr(obj, "priority_reasons", [])
+        )
+
+    def get_list_display(self, request):
+        """The priority column belongs to the pending view, the only one in its order."""
+        columns = list(super().get_list_display(request))
+        if not StatusFilter.shows_pending(request):
+            columns.remove("priority_summary")
+        return columns
 
     @admin.display(description=_("author"), ordering="author_name")
     def author(self, obj):
@@ -665,8 +763,17 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
                 for name, (_function, target, label, _messages) in MODERATION_ACTIONS.items()
                 if obj.status != target
             ]
-            extra_context["removal_form"] = RemovalForm()  # the Remove button's reason
             extra_context["feature_button"] = feature_button(obj)
+            extra_context["removal_form"] = RemovalForm()  # the Remove button's reason
+            for button in extra_context["moderation_buttons"]:
+                button["next_key"] = NEXT_BUTTON_KEYS.get(button["name"])
+        if obj is not None:
+            extra_context["queue_links"] = {
+                step.replace("-", "_"): reverse(
+                    "admin:comments_comment_queue_step", args=[obj.pk, step]
+                )
+                for step in QUEUE_STEPS
+            }
         if obj is not None:
             extra_context["appeal_panel"] = appeal_panel(request, obj)
         return super().change_view(request, object_id, form_url, extra_context)
@@ -771,6 +878,16 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
                 name="comments_comment_moderate",
             ),
             path(
+                "queue/top/",
+                self.admin_site.admin_view(self.queue_view),
+                name="comments_comment_queue_top",
+            ),
+            path(
+                "<int:pk>/queue/<slug:step>/",
+                self.admin_site.admin_view(self.queue_view),
+                name="comments_comment_queue_step",
+            ),
+            path(
                 "<int:pk>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="comments_comment_preview",
@@ -793,6 +910,10 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
         comment = get_object_or_404(Comment, pk=pk)
         if not self.has_change_permission(request, comment):
             raise PermissionDenied
+        # Where the comment stands in the queue, read before the action moves it out.
+        queue_key = (
+            priority.position(comment.pk, timezone.now()) if "_next" in request.POST else None
+        )
         if action == "remove":  # with its statement of reasons, or the page asking for it
             asking = remove_comment_with_reason(self, request, comment, request.path)
             if asking is not None:
@@ -800,20 +921,48 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
         else:
             self._run_action(request, Comment.objects.filter(pk=comment.pk), action)
         next_url = comment_admin_url(comment.pk)
-        if "_next" in request.POST:
-            following = (
-                Comment.objects.pending()
-                .filter(created_at__lte=comment.created_at)
-                .exclude(pk=comment.pk)
-                .order_by("-created_at", "-pk")
-                .values_list("pk", flat=True)
-                .first()
-            )
+        if queue_key is not None:
+            # The next pending comment in the queue's order, else the queue's top (those
+            # skipped before this one), else the empty queue.
+            now = timezone.now()
+            following = priority.following(queue_key, now) or priority.first(now, exclude=pk)
             if following is not None:
                 next_url = comment_admin_url(following)
             else:
                 next_url = reverse("admin:comments_comment_changelist")
         return HttpResponseRedirect(next_url)
+
+    def queue_view(self, request, pk=None, step=None):
+        """The way through the queue for links and keys (GET: it only navigates): its
+        top; from comment ``pk`` the next or previous comment in the queue's order; or
+        the next pending one (after ``pk``, else from the top again)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if pk is not None and step not in QUEUE_STEPS:
+            raise Http404
+        now = timezone.now()
+        if pk is None:
+            target = priority.first(now)
+        else:
+            key = priority.position(pk, now)
+            if key is None:
+                raise Http404
+            if step == "previous":
+                target = priority.preceding(key, now)
+            else:
+                target = priority.following(key, now)
+                if target is None and step == "next-pending":
+                    target = priority.first(now, exclude=pk)
+        if target is not None:
+            return HttpResponseRedirect(comment_admin_url(target))
+        if pk is None or step == "next-pending":
+            self.message_user(request, _("No comments are waiting."), messages.INFO)
+            return HttpResponseRedirect(reverse("admin:comments_comment_changelist"))
+        if step == "previous":
+            self.message_user(request, _("This is the first comment in the queue."), messages.INFO)
+        else:
+            self.message_user(request, _("This is the last comment in the queue."), messages.INFO)
+        return HttpResponseRedirect(comment_admin_url(pk))
 
     def feature_view(self, request, pk):
         """The change page's Feature/Unfeature button (``#feature-button``, POST with

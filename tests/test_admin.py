@@ -75,14 +75,18 @@ def ago(**kwargs):
 
 
 # --- the queue ------------------------------------------------------------------------
-def test_changelist_opens_on_pending_comments_newest_first(admin_client_, comment_factory):
+def test_changelist_opens_on_pending_comments_longest_waiting_first(
+    admin_client_, comment_factory
+):
+    """Otherwise equal, the comment that has waited longer has the higher priority
+    (tests/test_queue_priority.py has the rest of the queue's order)."""
     older = comment_factory(status=Status.PENDING, created_at=ago(hours=2))
     newer = comment_factory(status=Status.PENDING, created_at=ago(minutes=1))
     comment_factory(status=Status.APPROVED)
     comment_factory(status=Status.SPAM)
     response = admin_client_.get(reverse(CHANGELIST))
     assert response.status_code == 200
-    assert row_ids(response) == [newer.pk, older.pk]
+    assert row_ids(response) == [older.pk, newer.pk]
 
 
 @pytest.mark.parametrize("status", ["approved", "spam", "removed"])
