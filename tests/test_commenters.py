@@ -264,3 +264,46 @@ def test_bulk_insert_gives_each_comment_a_commenter():
     assert Commenter.objects.count() == 3
     assert sorted(c.approved_count for c in Commenter.objects.all()) == [2, 2, 3]
     assert not Comment.objects.filter(commenter__isnull=True).exists()
+
+
+@pytest.mark.skipif(
+    "postgresql" not in connection.settings_dict["ENGINE"],
+    reason="concurrent writers need PostgreSQL (DATABASE_URL)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_of_a_new_address_make_one_commenter_counting_them_all(settings):
+    """Real threads and commits: the race to create the commenter and the counting
+    UPDATEs lose nothing."""
+    import threading
+
+    from django.db import connections
+
+    from tests.test_concurrency import valid_form
+
+    settings.COMMENTS_FLOOD_SECONDS = 0
+    settings.COMMENTS_REQUIRE_PREVIOUSLY_APPROVED = False
+    article = ArticleFactory()
+    start, errors = threading.Barrier(6), []
+
+    def worker(number):
+        try:
+            start.wait()
+            for index in range(5):
+                form = valid_form(article, body=f"Worker {number}, comment {index}.")
+                meta = posting.RequestMeta(ip_address=f"198.51.100.{number}")
+                posting.post_comment(article=article, form=form, request_meta=meta)
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    commenter = Commenter.objects.get()
+    assert commenter.email == "concurrent@example.org"
+    assert stats(commenter) == (30, 0, 0, 0)
+    assert not Comment.objects.filter(commenter__isnull=True).exists()
