@@ -157,8 +157,8 @@ def parse_target(target_type, text):
 
 
 def _domains_covering(email):
-    """The domain of ``email`` and its parent domains (never a bare top-level one), in
-    both spellings a sanction may have been typed in, as stored (``normalize_domain``)."""
+    """The domain of ``email`` and its parent domains (never a bare top-level one), spelt
+    as domain sanctions are stored (``normalize_domain``: an ``xn--`` label in Unicode)."""
     domain = email.rpartition("@")[2]
     try:
         domain = normalize_domain(domain)
