@@ -33,6 +33,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.ipv6 import clean_ipv6_address
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -125,10 +126,14 @@ def with_sanction_in_force(queryset, now=None):
 
 
 def ip_address_or_none(text):
+    """``text`` spelt as comments store an IP address (Django's spelling: IPv6
+    compressed, IPv4-mapped as ``::ffff:a.b.c.d``), or None when it is none."""
+    text = text.strip().strip("[]")
     try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    return clean_ipv6_address(text) if address.version == 6 else str(address)
 
 
 # --- the commenter list's filters ------------------------------------------------------
@@ -260,7 +265,7 @@ class NoteForm(forms.Form):
     )
 
 
-# name: (form, button label, the permission it needs, what it does, message)
+# name: (form, button label, the permission it needs)
 PAGE_ACTIONS = {
     "warn": (WarnForm, _("Warn"), "add_sanction"),
     "suspend": (SuspendForm, _("Suspend"), "add_sanction"),
@@ -401,9 +406,7 @@ class CommenterAdmin(admin.ModelAdmin):
         return render("sanction_badge", kind=obj.sanction_kind, label=_("sanctioned now"))
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(
-            request, {"title": _("Commenters"), **(extra_context or {})}
-        )
+        return super().changelist_view(request, {"title": _("Commenters"), **(extra_context or {})})
 
     # --- the commenter page --------------------------------------------------------------
     def get_urls(self):
@@ -584,13 +587,19 @@ class CommenterAdmin(admin.ModelAdmin):
         form_class, _label, permission = PAGE_ACTIONS[action]
         commenter = self.get_object_or_403(request, object_id, permission)
         form = form_class(request.POST, prefix=action)
+        if form.is_valid():
+            try:
+                message = apply_page_action(action, commenter, form.cleaned_data, by=request.user)
+            except ValidationError as error:
+                # What comments.moderation refuses (an address it can't sanction, an
+                # end that passed meanwhile) is said on the form, nothing stored.
+                form.add_error(None, error.messages)
         if not form.is_valid():
             page_request = copy(request)
             page_request.method = "GET"
             response = self.render_page(page_request, commenter, bound={action: form})
             response.status_code = 400
             return response
-        message = apply_page_action(action, commenter, form.cleaned_data, by=request.user)
         self.message_user(request, message, messages.SUCCESS)
         anchor = "#notes" if action == "note" else "#sanctions"
         return HttpResponseRedirect(commenter_url(commenter.pk) + anchor)

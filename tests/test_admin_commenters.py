@@ -7,7 +7,7 @@ from datetime import timedelta
 import html5lib
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test import Client
@@ -280,9 +280,7 @@ def test_page_shows_identity_counts_addresses_comments_sanctions_and_notes(
 ):
     article = ArticleFactory(title="The court case")
     kept = comment_by(troll, article=article, body="A fair point.", ip_address="198.51.100.9")
-    spam = comment_by(
-        troll, status=Status.SPAM, body="Buy now", ip_address="198.51.100.9"
-    )
+    spam = comment_by(troll, status=Status.SPAM, body="Buy now", ip_address="198.51.100.9")
     comment_by(troll, status=Status.SPAM, body="Again", ip_address="2001:db8::7")
     Sanction.objects.create(
         kind=Kind.BAN, target_type="email", target=troll.email, reason="insults",
@@ -325,9 +323,7 @@ def test_page_shows_identity_counts_addresses_comments_sanctions_and_notes(
     assert "Watch this one." in notes and "mod" in notes
 
 
-def test_page_shows_the_account_and_network_sanctions_on_their_addresses(
-    moderator_client, troll
-):
+def test_page_shows_the_account_and_network_sanctions_on_their_addresses(moderator_client, troll):
     comment_by(troll, ip_address="203.0.113.77")
     Sanction.objects.create(
         kind=Kind.BAN, target_type="network", target="203.0.113.0/24", reason="botnet",
@@ -519,6 +515,17 @@ def test_lift_one_sanction_and_then_all(moderator_client, moderator, troll):
     assert any("Lifted" in message for message in log_messages(ban))
 
 
+def test_what_moderation_refuses_is_said_on_the_form_not_a_500(moderator_client):
+    """An address imported long ago that is no email address can't be sanctioned by
+    email: the form says why (comments.moderation's message) and nothing is stored."""
+    odd = make_commenter(email="not an address")
+    response = moderator_client.post(act_url(odd, "ban"), {"ban-reason": "x", "ban-until": ""})
+    assert response.status_code == 400
+    form = parse(response).find(".//details[@class='commenter-action commenter-action--ban']")
+    assert "is not an email address" in text(form)
+    assert not Sanction.objects.exists()
+
+
 def test_a_moderator_without_add_sanction_gets_403_on_every_sanction_form(troll):
     client = moderator_without("add_sanction")
     data = {
@@ -583,7 +590,9 @@ def test_comment_page_links_to_the_commenter_near_the_author_and_in_the_thread(
     assert links == [page_url(other), page_url(troll)]
     assert "Legacy Replier" in text(thread)
     legacy = parse(moderator_client.get(reverse("admin:comments_comment_change", args=[reply.pk])))
-    assert text(legacy.find(".//div[@class='form-row field-commenter_page']//div[@class='readonly']")) == "—"
+    row = legacy.find(".//div[@class='form-row field-commenter_page']")
+    assert row.find(".//a") is None
+    assert text(row.find(".//div[@class='readonly']")) == "—"
 
 
 # --- the queue's actions on authors -----------------------------------------------------
@@ -627,9 +636,7 @@ def test_queue_action_confirms_authors_then_sanctions_each_once(
     assert "2 authors" in text(page.find(".//div[@id='content-main']"))
     assert not Sanction.objects.exists()
 
-    done = run_action(
-        moderator_client, action, selected, post="yes", reason="Coordinated spam"
-    )
+    done = run_action(moderator_client, action, selected, post="yes", reason="Coordinated spam")
     assert done.status_code == 302
     made = Sanction.objects.order_by("target")
     assert [(s.target, s.kind, s.created_by) for s in made] == [
@@ -648,9 +655,7 @@ def test_queue_action_confirms_authors_then_sanctions_each_once(
     assert message.startswith("2 authors were")
 
 
-def test_queue_action_can_also_mark_their_pending_comments_as_spam(
-    moderator_client, two_trolls
-):
+def test_queue_action_can_also_mark_their_pending_comments_as_spam(moderator_client, two_trolls):
     troll, other, selected, waiting = two_trolls
     bystander = CommentFactory(status=Status.PENDING)
     run_action(
@@ -685,3 +690,21 @@ def test_queue_actions_are_not_offered_without_add_sanction(two_trolls):
     assert "approve_selected" in offered and "ban_authors" not in offered
     run_action(client, "ban_authors", selected, post="yes", reason="x")
     assert not Sanction.objects.exists()
+
+
+def test_queue_action_on_every_comment_of_a_filtered_queue(moderator_client, two_trolls):
+    """“Select all N” keeps the queue's filters through the confirmation page: the
+    authors of every matching comment are sanctioned, not only those on the page."""
+    troll, _other, selected, _waiting = two_trolls
+    bystander = CommentFactory(status=Status.PENDING)
+    url = f"{QUEUE}?status=all&q=troll%40example.org"
+    first = {"action": "ban_authors", "_selected_action": [selected[0].pk], "select_across": "1"}
+    confirm = moderator_client.post(url, first)
+    page = parse(confirm)
+    form = page.find(".//div[@id='content-main']//form")
+    assert form.get("action") == url
+    assert "1 author" in text(page.find(".//div[@id='content-main']"))
+    done = moderator_client.post(url, {**first, "post": "yes", "reason": "Raid"})
+    assert done.status_code == 302
+    assert list(Sanction.objects.values_list("target", flat=True)) == [troll.email]
+    assert bystander.author_email not in Sanction.objects.values_list("target", flat=True)

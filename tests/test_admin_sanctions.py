@@ -260,9 +260,7 @@ def test_lift_the_selected_sanctions(moderator_client, moderator):
 def test_replacing_a_sanction_lifts_it_and_adds_the_new_one(moderator_client, moderator):
     old = sanction(kind=Kind.SUSPENSION, ends_at=timezone.now() + timedelta(days=1))
     doc = parse(moderator_client.get(change_url(old)))
-    replace = next(
-        a.get("href") for a in doc.iter("a") if "Replace" in text(a)
-    )
+    replace = next(a.get("href") for a in doc.iter("a") if "Replace" in text(a))
     form = moderator_client.get(replace)
     assert form.status_code == 200
     initial = form.context["adminform"].form.initial
