@@ -55,9 +55,7 @@ def badges_in_thread(doc, comment):
     li = doc.find(f".//h:li[@id='comment-{comment.pk}']", NS)
     header = li.find("h:article/h:header", NS)
     return [
-        text_of(span)
-        for span in header.findall("h:span", NS)
-        if "comment-badge" in classes(span)
+        text_of(span) for span in header.findall("h:span", NS) if "comment-badge" in classes(span)
     ]
 
 
@@ -101,9 +99,7 @@ def test_featured_comment_is_quoted_above_the_thread_and_linked_to_its_place(
     assert doc.find(f".//h:li[@id='comment-{pick.pk}']", NS) is not None
 
 
-def test_featured_comment_carries_the_editors_pick_badge_in_the_thread(
-    client, article, moderator
-):
+def test_featured_comment_carries_the_editors_pick_badge_in_the_thread(client, article, moderator):
     other = CommentFactory(article=article)
     pick = CommentFactory(article=article)
     moderation.feature([pick], by=moderator)
@@ -388,9 +384,7 @@ def test_moderator_features_and_unfeatures_from_the_queue(moderator_client, arti
     )
     assert response.status_code == 200
     assert "2 comments are now editors' picks." in messages_of(response)
-    assert (
-        "1 comment was not featured: only approved comments can be." in messages_of(response)
-    )
+    assert "1 comment was not featured: only approved comments can be." in messages_of(response)
     assert set(Comment.objects.filter(featured_at__isnull=False)) == set(picks)
 
     response = moderator_client.post(
