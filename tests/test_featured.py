@@ -458,9 +458,12 @@ def test_feature_button_on_the_change_page_features_then_unfeatures(
 
 
 def test_no_feature_button_on_a_pending_comment(moderator_client, article):
-    comment = CommentFactory(article=article, status=Status.PENDING)
-    doc = parse(moderator_client.get(reverse("admin:comments_comment_change", args=[comment.pk])))
-    assert doc.find(".//h:button[@id='feature-button']", NS) is None
+    def button(comment):
+        url = reverse("admin:comments_comment_change", args=[comment.pk])
+        return parse(moderator_client.get(url)).find(".//h:button[@id='feature-button']", NS)
+
+    assert button(CommentFactory(article=article, status=Status.PENDING)) is None
+    assert button(CommentFactory(article=article)) is not None  # an approved one has it
 
 
 def test_feature_view_refuses_get_unknown_values_and_readers_without_change_permission(
