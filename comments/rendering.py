@@ -19,6 +19,10 @@ templates' globals) is prepared once per render, the templates' ``_("…")`` onc
 language (``site_config.jinja2``) and the times' text once per minute
 (``CommentTimes``). Why Jinja2 and these shortcuts, with the figures:
 docs/performance.md.
+
+``comments/featured.html`` renders the article's editors' picks above the thread
+(``render_featured``), and ``person_badges`` is the one rule for the "Author" and
+"Staff" badges both templates show.
 """
 
 from dataclasses import dataclass
