@@ -30,6 +30,9 @@ def parse_args(argv=None):
     parser.add_argument("--database", help="PostgreSQL scratch database name (tp_bench_*)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--desk", action="store_true", help="only the moderation desk (benchmarks/desk.py)"
+    )
     return parser.parse_args(argv)
 
 
@@ -47,9 +50,21 @@ def main(argv=None):
         from benchmarks import run
 
         call_command("migrate", verbosity=0, interactive=False)
-        results = run.run_all(quick=args.quick, progress=not args.no_progress)
-        results["database"] = "postgresql" if scratch.is_postgres else "sqlite"
-        print(run.format_report(results))
+        if args.desk:
+            from benchmarks import desk
+
+            results = {
+                "desk": desk.run(
+                    quick=args.quick, repeat=3 if args.quick else 7, progress=not args.no_progress
+                )
+            }
+            results["database"] = "postgresql" if scratch.is_postgres else "sqlite"
+            print(f"threadpress benchmark · {results['database']} · median / min (ms)\n")
+            print(desk.format_report(results["desk"]))
+        else:
+            results = run.run_all(quick=args.quick, progress=not args.no_progress)
+            results["database"] = "postgresql" if scratch.is_postgres else "sqlite"
+            print(run.format_report(results))
         if args.json:
             run.write_json(results, args.json)
             print(f"\nJSON written to {args.json}")

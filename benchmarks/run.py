@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Q
 from django.test import Client, override_settings
 
+from benchmarks import desk
 from benchmarks.baseline import render_recursetree
 from benchmarks.data import Builder, chain_parents, one_thread_parents, random_parents
 from comments import posting, threads
@@ -349,6 +350,9 @@ def run_all(*, quick=False, progress=True):
     # middle of the page timings.
     pages = site_pages(repeat=repeat)
     insert = insert_replies(articles[3], repeat=repeat)
+    if progress:
+        print("building and measuring the moderation desk…", file=sys.stderr)
+    desk_results = desk.run(quick=quick, repeat=repeat, progress=progress)
     return {
         "quick": quick,
         "repeat": repeat,
@@ -361,6 +365,7 @@ def run_all(*, quick=False, progress=True):
         "insert": insert,
         "site": {"comments": big_articles * per_article, "articles": big_articles} | pages,
         "memory_mb_5000": memory(articles[2]),
+        "desk": desk_results,
     }
 
 
@@ -421,6 +426,10 @@ def format_report(results):
         f"Memory: rendering the 5,000-comment thread peaks at {results['memory_mb_5000']} MB "
         "above the baseline (tracemalloc).",
         "",
+    ]
+    if "desk" in results:
+        lines += [desk.format_report(results["desk"]), ""]
+    lines += [
         "Targets:",
     ]
     verdicts = {True: "PASS", False: "MISS", None: "INFO"}

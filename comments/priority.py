@@ -116,6 +116,7 @@ def annotate(queryset, now):
         default=Value(0),
     )
     reports = Least(F("report_count"), Value(REPORT_POINTS_MAX // REPORT_POINTS)) * REPORT_POINTS
+    sanctioned, hot = sanction_in_force(now), hot_article(now)
     rejection = Coalesce(
         Cast(Round(F("commenter__recent_rejection_rate") * REJECTION_POINTS), IntegerField()),
         Value(0),
@@ -125,14 +126,16 @@ def annotate(queryset, now):
         + rule
         + rejection
         + _points(Q(commenter__approved_count=0), NEW_COMMENTER_POINTS)
-        + _points(sanction_in_force(now), SANCTIONED_POINTS)
-        + _points(hot_article(now), HOT_ARTICLE_POINTS)
+        + _points(sanctioned, SANCTIONED_POINTS)
+        + _points(hot, HOT_ARTICLE_POINTS)
         + age
     )
     return queryset.annotate(
         priority=Cast(priority, IntegerField()),
-        commenter_sanctioned=sanction_in_force(now),
-        article_hot=hot_article(now),
+        # Selected again for the reasons: PostgreSQL evaluates these two after the
+        # sort and the LIMIT, for the rows of the page only.
+        commenter_sanctioned=sanctioned,
+        article_hot=hot,
         commenter_approved_count=F("commenter__approved_count"),
         commenter_rejection_rate=F("commenter__recent_rejection_rate"),
     )

@@ -120,8 +120,11 @@ def test_queue_ip_address_column_is_wholly_visible_at_1280(new_page, live_server
     page = new_page(viewport={"width": 1280, "height": 800})
     log_in(page)
     page.goto("/admin/comments/comment/")
-    cell = page.locator("#result_list tbody tr").first.locator("td.field-ip_address")
-    expect(cell).to_have_text("2001:db8:85a3:1234:5678:8a2e:370:0")
+    # Wherever the queue's priority puts it.
+    cell = page.locator("#result_list tbody td.field-ip_address").filter(
+        has_text=re.compile(r"^2001:db8:85a3:1234:5678:8a2e:370:0$")
+    )
+    expect(cell).to_have_count(1)
     visible = cell.evaluate(
         """cell => {
             const box = cell.getBoundingClientRect();
