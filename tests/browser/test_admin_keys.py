@@ -14,6 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from comments.models import Comment, Commenter, RemovalReason
+from tests.browser.conftest import axe_violations
 from tests.factories import CommentFactory, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -248,3 +249,34 @@ def test_without_javascript_the_queue_and_its_links_still_work(new_page, moderat
     page.get_by_role("button", name="Approve and open next pending").click()
     expect_comment_page(page, queue[2])
     assert status_of(queue[1]) == Status.APPROVED
+
+
+def violations(page):
+    """axe-core's findings, but two of Django's admin: the "By article" filter's select2
+    combobox, which its autocomplete widget leaves without an accessible name, and the
+    breadcrumbs' links, coloured like the trail's text around them."""
+    return [
+        line
+        for line in axe_violations(page)
+        if "select2" not in line and not line.startswith("link-in-text-block")
+    ]
+
+
+def test_the_queue_and_the_keys_help_pass_axe(new_page, moderator, queue):
+    """WCAG 2.1 A/AA (axe-core): the queue with a row selected, a comment's page, each
+    with the help dialog open."""
+    page = new_page(bypass_csp=True)  # axe-core is injected as an inline script
+    log_in(page, moderator)
+    page.keyboard.press("j")
+    expect(selected_row(page)).to_have_count(1)
+    assert violations(page) == []
+    page.keyboard.press("?")
+    expect(page.locator("#comments-keys-help")).to_be_visible()
+    assert violations(page) == []
+
+    page.goto(change_url(queue[0]))
+    expect_comment_page(page, queue[0])
+    assert violations(page) == []
+    page.keyboard.press("?")
+    expect(page.locator("#comments-keys-help")).to_be_visible()
+    assert violations(page) == []
