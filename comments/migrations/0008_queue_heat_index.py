@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("comments", "0012_slot_reasons_appeals")]
+    dependencies = [("comments", "0007_moderators_desk_permissions")]
 
     operations = [
         migrations.AddIndex(
