@@ -13,7 +13,7 @@ from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import get_template
@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy, pgettext_lazy
 
 from articles.models import Article
-from comments import moderation, priority, treewrites, wordlists
+from comments import commenters, moderation, priority, treewrites, wordlists
 from comments.admin_appeals import (
     AppealFilter,
     RemovalForm,
@@ -780,11 +780,17 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
 
     # --- saving and deleting (tree writes take the tree locks) --------------------------
     def save_model(self, request, obj, form, change):
-        if change and "parent" in form.changed_data:
-            # Moving a comment shifts two trees: django-mptt's move, under their locks.
-            treewrites.move(obj, parent=obj.parent)  # comments.signals invalidates
-        else:
-            super().save_model(request, obj, form, change)  # comments.signals invalidates
+        with transaction.atomic():
+            previous_commenter = obj.commenter_id
+            if "author_email" in form.changed_data:
+                commenters.assign([obj])  # a corrected address: that person's comment
+            if change and "parent" in form.changed_data:
+                # Moving a comment shifts two trees: django-mptt's move, under their locks.
+                treewrites.move(obj, parent=obj.parent)  # comments.signals invalidates
+            else:
+                super().save_model(request, obj, form, change)  # comments.signals invalidates
+            if obj.commenter_id != previous_commenter:
+                commenters.refresh_stats({previous_commenter, obj.commenter_id})
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
@@ -803,8 +809,10 @@ class CommentAdmin(AuthorSanctionActions, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         try:
-            # Under the tree's lock; comments.signals invalidates the article's pages.
-            treewrites.delete_leaf(obj)
+            with transaction.atomic():
+                # Under the tree's lock; comments.signals invalidates the article's pages.
+                treewrites.delete_leaf(obj)
+                commenters.refresh_stats({obj.commenter_id})
         except treewrites.HasReplies as error:
             raise PermissionDenied(str(error)) from error
 

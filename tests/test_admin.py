@@ -75,9 +75,7 @@ def ago(**kwargs):
 
 
 # --- the queue ------------------------------------------------------------------------
-def test_changelist_opens_on_pending_comments_longest_waiting_first(
-    admin_client_, comment_factory
-):
+def test_changelist_opens_on_pending_comments_longest_waiting_first(admin_client_, comment_factory):
     """Otherwise equal, the comment that has waited longer has the higher priority
     (tests/test_queue_priority.py has the rest of the queue's order)."""
     older = comment_factory(status=Status.PENDING, created_at=ago(hours=2))
@@ -345,6 +343,45 @@ def test_editing_the_text_in_the_admin_keeps_the_status(admin_client_, comment_f
     comment.refresh_from_db()
     assert comment.body == "Redacted by a moderator."
     assert comment.status == Status.PENDING
+
+
+def test_correcting_the_email_in_the_admin_moves_the_comment_to_that_commenter(
+    admin_client_, comment_factory
+):
+    first = comment_factory(status=Status.APPROVED, author_email="typo@exmaple.com")
+    comment_factory(status=Status.APPROVED, author_email="ann@example.com")
+    old = first.commenter
+    response = admin_client_.post(
+        change_url(first),
+        {
+            "author_name": first.author_name,
+            "author_email": "Ann@Example.com",
+            "author_url": "",
+            "body": first.body,
+            "parent": "",
+            "notify_replies": "",
+        },
+    )
+    assert response.status_code == 302
+    first.refresh_from_db()
+    old.refresh_from_db()
+    assert first.commenter.email == "ann@example.com"
+    assert first.commenter.approved_count == 2
+    assert old.approved_count == 0
+
+
+def test_a_superuser_deleting_a_comment_recounts_its_commenter(client, superuser, comment_factory):
+    comment = comment_factory(status=Status.SPAM)
+    commenter = comment.commenter
+    commenter.refresh_from_db()
+    assert commenter.spam_count == 1
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:comments_comment_delete", args=[comment.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    commenter.refresh_from_db()
+    assert commenter.spam_count == 0
 
 
 # --- bulk actions ----------------------------------------------------------------------------
