@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db import transaction
 
 from articles.models import Article
-from comments import treewrites
+from comments import moderation, treewrites
 from comments.models import Comment
 
 A, P, S = Comment.Status.APPROVED, Comment.Status.PENDING, Comment.Status.SPAM
@@ -221,11 +221,12 @@ NEWSROOM_THREADS = [
 ]
 
 
-def _add(article, parent, name, email, status, when, body):
+def _add(article, parent, name, email, status, when, body, user=None):
     comment = Comment(
         article=article,
         author_name=name,
         author_email=email,
+        user=user,
         body=body,
         status=status,
         created_at=when,
@@ -239,9 +240,10 @@ def _add(article, parent, name, email, status, when, body):
 def _seed_article(article, entries, author):
     created = {}
     for key, parent_key, name, email, status, hours, body in entries:
-        if name == "@author":
+        user = None
+        if name == "@author":  # posted from the author's account: the "Author" badge
             name = author.get_full_name() or author.get_username()
-            email = author.email
+            email, user = author.email, author
         parent = created.get(parent_key)
         created[key] = _add(
             article,
@@ -251,6 +253,7 @@ def _seed_article(article, entries, author):
             status,
             article.published_at + timedelta(hours=hours),
             body,
+            user,
         )
     return len(created)
 
@@ -271,4 +274,8 @@ def seed_discussions():
         if article is None or article.comments.exists():
             continue
         total += _seed_article(article, entries, article.author)
+        if slug == "coding-bootcamps-worth-it":
+            # One editors' pick, so a fresh demo shows the featured section.
+            reply = article.comments.filter(author_email="james@example.org").first()
+            moderation.feature([reply], by=None)
     return total

@@ -107,3 +107,11 @@ def test_seed_demo_twice_adds_and_changes_nothing(demo):
     assert list(Comment.objects.order_by("pk").values_list("pk", "body_html", "lft", "rght")) == (
         comments
     )
+
+
+def test_the_demo_shows_an_editors_pick_and_the_authors_badge(demo, client):
+    article = Article.objects.get(slug="coding-bootcamps-worth-it")
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert 'id="featured-comments"' in html
+    assert "comment-badge-author" in html
+    assert "comment-badge-featured" in html
