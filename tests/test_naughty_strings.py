@@ -255,7 +255,12 @@ def test_naughty_strings_are_refused_or_shown_exactly_and_escaped(
         assert text(excerpt) == comment.excerpt, value
         author = row.find("h:td[@class='field-author']", NS)
         assert text(author) == comment.author_name + comment.author_email, value
-        assert len(author.findall(".//h:a", NS)) == 1, value
+        # The name links to the commenter's page, the address is a mailto link: no more.
+        links = [link.get("href") for link in author.findall(".//h:a", NS)]
+        assert links == [
+            reverse("admin:comments_commenter_change", args=[comment.commenter_id]),
+            f"mailto:{comment.author_email}",
+        ], value
 
     # Plain-text reply notifications carry the text verbatim (nothing to interpret).
     notices = [message for message in mail.outbox if message.to == [parent.author_email]]

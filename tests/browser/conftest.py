@@ -193,3 +193,19 @@ def axe_violations(page):
                 f"{node.get('failureSummary', '').splitlines()[-1:]}"
             )
     return lines
+
+
+def moderators_group():
+    """The Moderators group as migrations 0002 and 0007 make it (the flush after each
+    transactional test empties every table, the migrations' data too)."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    group, _created = Group.objects.get_or_create(name="Moderators")
+    for migration in ("0002_moderators_group", "0007_moderators_desk_permissions"):
+        for app_label, codename in import_module(f"comments.migrations.{migration}").PERMISSIONS:
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+    return group

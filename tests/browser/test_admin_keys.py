@@ -5,16 +5,14 @@ the keys and Esc closes them, and nothing happens while the moderator types."""
 
 import re
 from datetime import timedelta
-from importlib import import_module
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from comments.models import Comment, Commenter, RemovalReason
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import axe_violations, moderators_group
 from tests.factories import CommentFactory, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,18 +24,6 @@ QUEUE = reverse("admin:comments_comment_changelist")
 
 def change_url(comment):
     return reverse("admin:comments_comment_change", args=[comment.pk])
-
-
-def moderators_group():
-    """The Moderators group as migrations 0002 and 0007 make it (the flush after each
-    transactional test empties every table, the migrations' data too)."""
-    group, _created = Group.objects.get_or_create(name="Moderators")
-    for migration in ("0002_moderators_group", "0007_moderators_desk_permissions"):
-        for app_label, codename in import_module(f"comments.migrations.{migration}").PERMISSIONS:
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
-    return group
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ comment's page, open the link from the email, appeal, answer on the comment's pa
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core import mail
 from playwright.sync_api import expect
 
 from comments.models import Appeal, Comment
+from tests.browser.conftest import moderators_group
 from tests.factories import CommentFactory, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,7 +20,7 @@ PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
 @pytest.fixture
 def moderator_page(new_page):
     user = StaffFactory(username="desk", email="desk@example.com")
-    user.groups.add(Group.objects.get(name="Moderators"))
+    user.groups.add(moderators_group())
     page = new_page()
     page.goto("/admin/login/")
     page.fill("#id_username", "desk")
