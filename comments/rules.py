@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from comments import commenters, sanctions, wordlists
+from comments.cachefailures import log_cache_failure
 from comments.conf import conf
 from comments.models import Comment, Sanction
 from comments.text import count_links
@@ -159,16 +160,8 @@ def refuse_duplicate(candidate):
         )
 
 
-_cache_failure_logged_at = 0.0
-
-
 def _log_cache_failure_once():
-    """Log a dead cache once a minute, not once per request."""
-    global _cache_failure_logged_at
-    now = time.monotonic()
-    if now - _cache_failure_logged_at > 60:
-        _cache_failure_logged_at = now
-        logger.warning("Cache unavailable: flood control falls back to the database")
+    log_cache_failure("flood control falls back to the database")
 
 
 def refuse_flood(candidate):

@@ -22,7 +22,6 @@ The write functions (ban, suspend, lift…) are in ``comments.moderation``.
 import hashlib
 import ipaddress
 import logging
-import time
 import uuid
 from typing import NamedTuple
 
@@ -36,6 +35,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from comments.cachefailures import log_cache_failure
 from comments.models import Sanction, normalize_email
 
 logger = logging.getLogger("threadpress")
@@ -199,15 +199,8 @@ def _strictest_first(sanctions, now):
     )
 
 
-_cache_failure_logged_at = 0.0
-
-
 def _log_cache_failure_once():
-    global _cache_failure_logged_at
-    now = time.monotonic()
-    if now - _cache_failure_logged_at > 60:
-        _cache_failure_logged_at = now
-        logger.warning("Cache unavailable: sanctions are read from the database")
+    log_cache_failure("sanctions are read from the database")
 
 
 def _version():

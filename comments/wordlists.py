@@ -20,7 +20,6 @@ separate and unchanged: substrings, matched by ``comments.rules`` before these l
 
 import logging
 import re
-import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from comments.cachefailures import log_cache_failure
 from comments.models import ModerationWord
 
 logger = logging.getLogger("threadpress")
@@ -175,15 +175,8 @@ def _compile(words):
     )
 
 
-_cache_failure_logged_at = 0.0
-
-
 def _log_cache_failure_once():
-    global _cache_failure_logged_at
-    now = time.monotonic()
-    if now - _cache_failure_logged_at > 60:
-        _cache_failure_logged_at = now
-        logger.warning("Cache unavailable: the word lists are read from the database")
+    log_cache_failure("the word lists are read from the database")
 
 
 def current():

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
-from comments import rules, threads
+from comments import cachefailures, threads
 from comments.models import Comment
 from site_config import pagecache
 from tests.html import NS, comment_ids, parse, text_of
@@ -40,7 +40,7 @@ def dead_cache(settings, monkeypatch):
     """The cache is Redis on a port where nothing listens; failures not yet logged."""
     settings.CACHES = DEAD_REDIS
     monkeypatch.setattr(pagecache, "_failure_logged_at", None)
-    monkeypatch.setattr(rules, "_cache_failure_logged_at", 0.0)
+    monkeypatch.setattr(cachefailures, "last_logged", {})
 
 
 def cache_warnings(caplog):
@@ -88,9 +88,11 @@ def test_a_dead_cache_is_logged_once_not_per_request(client, article, comment_da
     client.post(post_url(article), comment_data(body="One."))
     client.post(post_url(article), comment_data(body="Two.", email="two@example.org"))
     messages = [record.getMessage() for record in cache_warnings(caplog)]
-    assert len(messages) == 2, messages  # one for the page cache, one for flood control
-    assert any("Page cache" in message for message in messages)
-    assert any("flood control" in message for message in messages)
+    # Once for each thing that falls back: the page cache, flood control, the sanctions
+    # and the word lists the posts checked.
+    assert len(messages) == 4, messages
+    for what in ("Page cache", "flood control", "sanctions", "word lists"):
+        assert sum(what in message for message in messages) == 1, (what, messages)
 
 
 @pytest.mark.django_db
