@@ -205,6 +205,11 @@ class Comment(MPTTModel):
         blank=True,
         help_text=_("The statement of reasons shown in place of a removed comment."),
     )
+    reaction_count = models.PositiveIntegerField(
+        _("reactions"),
+        default=0,
+        help_text=_("Readers' positive reactions; never part of a cached page's key."),
+    )
     removal_note = models.CharField(
         _("removal explanation"),
         max_length=MAX_REMOVAL_NOTE_LENGTH,
@@ -680,3 +685,96 @@ class ModerationWord(models.Model):
 
     def __str__(self):
         return self.word
+
+
+class ReaderProfile(models.Model):
+    """A reader account's public face: the name their comments carry and whether their
+    profile page is shown. Reader accounts are never staff (see ``comments.accounts``)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account"),
+        on_delete=models.CASCADE,
+        related_name="reader_profile",
+    )
+    display_name = models.CharField(_("display name"), max_length=MAX_NAME_LENGTH)
+    profile_hidden = models.BooleanField(
+        _("hide my profile"),
+        default=False,
+        help_text=_("Hidden, your profile page is not shown and your name links nowhere."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reader profile")
+        verbose_name_plural = _("reader profiles")
+
+    def __str__(self):
+        return self.display_name
+
+
+class Reaction(models.Model):
+    """One reader's positive reaction ("Respect") to one comment: by account, or (with
+    ``COMMENTS_ANONYMOUS_REACTIONS``) by browser session and network. See
+    ``comments.reactions``; ``Comment.reaction_count`` counts them."""
+
+    comment = models.ForeignKey(
+        Comment, verbose_name=_("comment"), on_delete=models.CASCADE, related_name="reactions"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reader"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    session_key = models.CharField(_("session"), max_length=64, blank=True)
+    network = models.CharField(_("reader network"), max_length=43, blank=True)
+    created_at = models.DateTimeField(_("reacted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["comment", "user"],
+                condition=Q(user__isnull=False),
+                name="reaction_once_per_reader",
+            ),
+            models.UniqueConstraint(
+                fields=["comment", "session_key"],
+                condition=Q(user__isnull=True),
+                name="reaction_once_per_session",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Reaction to comment {self.comment_id}"
+
+
+class ArticleVisit(models.Model):
+    """A signed-in reader's visits to an article, for "new since your last visit" on
+    every device: one row per reader and article."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reader"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    article = models.ForeignKey(
+        "articles.Article", verbose_name=_("article"), on_delete=models.CASCADE, related_name="+"
+    )
+    visited_at = models.DateTimeField(_("last visit"))
+    previous_visit_at = models.DateTimeField(_("visit before"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("article visit")
+        verbose_name_plural = _("article visits")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "article"], name="article_visit_once"),
+        ]
+
+    def __str__(self):
+        return f"Visit of {self.article_id} by {self.user_id}"
