@@ -43,6 +43,8 @@ class ArticleDetailView(ArticleVisibilityMixin, DetailView):
         # spelling, so junk in the URL can neither fill a cache nor render uncached.
         query = pagecache.read_query(request)
         if query.redirect_to is not None:
+            if not query.permanent:  # a reader's remembered choice, not a wrong spelling
+                return HttpResponseRedirect(query.redirect_to)
             return HttpResponsePermanentRedirect(query.redirect_to)
 
         def render():

@@ -31,6 +31,16 @@ DEFAULTS = {
     "COMMENTS_APPEAL_DAYS": 183,
     "COMMENTS_SPAM_CHECKER": "",
     "COMMENTS_CACHE_SECONDS": 3600,
+    # Only signed-in readers comment (comments.accounts): anonymous readers get the
+    # sign-in and sign-up links instead of the form.
+    "COMMENTS_REQUIRE_ACCOUNT": False,
+    # Reactions (comments.reactions): the button's label ("Respect" is translated), anonymous
+    # readers reacting once per session and network, how stale the counts anonymous readers
+    # see may be, and how often the "most reactions" order is recomputed.
+    "COMMENTS_REACTION_LABEL": "Respect",
+    "COMMENTS_ANONYMOUS_REACTIONS": False,
+    "COMMENTS_REACTION_COUNTS_SECONDS": 10,
+    "COMMENTS_REACTION_SORT_SECONDS": 60,
 }
 
 

@@ -35,6 +35,7 @@ from django.utils.translation import ngettext
 from jinja2 import meta, nodes
 from markupsafe import Markup
 
+from comments import reactions
 from comments.models import RemovalReason
 from comments.text import http_url
 from comments.tree import AWAITING
@@ -72,6 +73,15 @@ CONTEXT = (
     "is_featured",
     "by_author",
     "by_staff",
+    "profile_url",
+    "can_react",
+    "react_url",
+    "reaction_label",
+    "reaction_count",
+    "reaction_pressed",
+    "parent_author",
+    "root_id",
+    "next_thread_url",
 )
 
 
@@ -88,6 +98,10 @@ class Item:
     # (CONTEXT, then any other name the template reads, undefined).
     values: tuple = ()
     page: "Page" = None
+    # The toggle of its reply list ("Hide 3 replies", "Show 3 replies"): set when the
+    # next item opens that list, empty when it has none (no replies, or at the depth cap).
+    hide_label: str = ""
+    show_label: str = ""
 
     @property
     def html(self):
@@ -101,6 +115,18 @@ class _ReplyCountLabels(dict):
             "count": count
         }
         return label
+
+
+class _ToggleLabels(dict):
+    """``(hide, show)``: a reply list's toggle labels, per number of replies."""
+
+    def __missing__(self, count):
+        values = {"count": count}
+        labels = self[count] = (
+            ngettext("Hide %(count)d reply", "Hide %(count)d replies", count) % values,
+            ngettext("Show %(count)d reply", "Show %(count)d replies", count) % values,
+        )
+        return labels
 
 
 def _url_parts(name):
@@ -394,19 +420,23 @@ def render_thread(
     shown,
     *,
     article_url,
+    article_id=0,
     author_id=None,
     personal=False,
     editable_ids=(),
     reported_ids=(),
     notices=None,
     page_query="",
+    next_page_url="",
 ):
     """HTML of ``<ol class="comment-list">`` for the shown nodes (display order).
 
     ``personal``: the reader has comments, reports or notices of their own on the page
     (their permissions then come from ``editable_ids``, ``reported_ids`` and
     ``notices``); otherwise every comment gets the public links. ``author_id``: the
-    article's author, whose comments carry the "Author" badge.
+    article's author, whose comments carry the "Author" badge. ``article_id`` scopes
+    the reaction counts' keyed holes (``comments.reactions``): the thread shows where
+    each count and pressed state go, never their values, so reactions never change it.
     """
     # The active language's templates, their _("…") translated once (site_config.jinja2).
     page = Page(engines[ENGINE].env.localized())
@@ -419,9 +449,12 @@ def render_thread(
     editable_ids, reported_ids = set(editable_ids), set(reported_ids)
     notices = notices or {}
     permalink = _url_parts("comments:permalink")[0]
-    edit, withdraw, report = (
-        _url_parts(f"comments:{name}") for name in ("edit", "withdraw", "report")
+    edit, withdraw, report, react, profile = (
+        _url_parts(f"comments:{name}")
+        for name in ("edit", "withdraw", "report", "react", "profile")
     )
+    reaction_label = reactions.label()
+    count_marker, pressed_marker = reactions.count_marker, reactions.pressed_marker
     # ``page_query`` keeps the comments page and sort, so the reply form (without
     # JavaScript) opens on the page that shows the comment answered.
     reply_prefix = (
@@ -429,6 +462,15 @@ def render_thread(
     )
     reply_counts = _ReplyCountLabels()
     reply_counts[0] = ""
+    toggle_labels = _ToggleLabels()
+    # Hacker News's links (docs/theming.md): a reply's parent, named by its author, and
+    # its thread's first comment; on every comment the next thread: the next first
+    # comment on this page, after the page's last thread ``next_page_url`` (the next
+    # comments page, or "" after the last). All from this one pass, no query.
+    roots = [node.pk for node in shown if node.parent_id is None]
+    next_threads = {pk: f"#comment-{after}" for pk, after in zip(roots, roots[1:], strict=False)}
+    names = {}  # pk: author name ("" for a placeholder) of the comments so far
+    root_id, next_thread = None, next_page_url
     times = CommentTimes()
     no_badges = (False, False)
     items = []
@@ -436,6 +478,10 @@ def render_thread(
     for node in shown:
         pk, depth, own = node.pk, node.depth, node.own
         is_own_pending = own and node.status in AWAITING
+        parent_id = node.parent_id
+        if parent_id is None:
+            root_id, next_thread = pk, next_threads.get(pk, next_page_url)
+        names[pk] = node.author_name
         if not node.visible:  # shown, not visible: a placeholder keeping its replies
             if node.removal_reason and node.status == "removed":
                 node.removal_label = removal_label(node.removal_reason)
@@ -472,9 +518,21 @@ def render_thread(
                 node.featured_at is not None and answerable,  # is_featured: public
                 by_author,
                 by_staff,
+                f"{profile[0]}{node.profile_id}{profile[1]}" if node.profile_id else "",
+                answerable and not own,  # can_react: public, someone else's
+                f"{react[0]}{pk}{react[1]}",
+                reaction_label,
+                Markup(count_marker(article_id, pk)),
+                Markup(pressed_marker(article_id, pk)),
+                names.get(parent_id, "") if parent_id else "",  # parent_author
+                root_id if parent_id else None,  # root_id: replies only
+                next_thread,  # next_thread_url
             ) + extra
         opens = bool(open_depth) and depth > open_depth
         ends = 0 if opens or not open_depth else open_depth - depth + 1
+        if opens:  # the comment before has a reply list: its toggle
+            above = items[-1]
+            above.hide_label, above.show_label = toggle_labels[above.comment.reply_count]
         items.append(Item(node, depth, opens, ends, is_own_pending, values, page))
         open_depth = depth
     return page.render_thread(items, open_depth)

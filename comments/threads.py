@@ -17,12 +17,16 @@ next. Readers with their own pending comments or reports on the page get a fresh
 personal render.
 """
 
+import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
+from comments.accounts import VISIBLE_PROFILE
 from comments.conf import conf
 from comments.models import Comment
 from comments.rendering import render_featured, render_thread
@@ -32,6 +36,9 @@ from site_config.pagination import ForgivingPaginator
 
 SORT_OLDEST = "oldest"
 SORT_NEWEST = "newest"
+SORT_REACTIONS = "reactions"  # threads whose first comment has the most reactions first
+SORT_REPLIES = "replies"  # threads with the most approved replies first
+SORTS = (SORT_OLDEST, SORT_NEWEST, SORT_REACTIONS, SORT_REPLIES)
 PAGE_PARAM = "cpage"
 SORT_PARAM = "csort"
 # A page number this long is past the end of any discussion (and ``int()`` of a
@@ -51,6 +58,7 @@ NODE_FIELDS = (  # the columns of a tree.Node, in its order
     "user__is_staff",  # a join, not a query per author (docs/theming.md, badges)
     "featured_at",
     "removal_reason",
+    VISIBLE_PROFILE,  # the poster's profile when shown (comments.accounts): joined too
 )
 # The editors' picks shown above the thread (newest pick first; a theme shows fewer
 # with ``picks[:3]``), and their columns (``rendering.render_featured``, less the URL).
@@ -118,7 +126,26 @@ class ThreadPage:
 
 
 def normalize_sort(value):
-    return SORT_NEWEST if value == SORT_NEWEST else SORT_OLDEST
+    return value if value in SORTS else SORT_OLDEST
+
+
+def sort_choices():
+    """``(value, label)`` of each order a reader can choose, in the reader's language."""
+    return [
+        (SORT_OLDEST, gettext("oldest first")),
+        (SORT_NEWEST, gettext("newest first")),
+        (SORT_REACTIONS, gettext("most reactions")),
+        (SORT_REPLIES, gettext("most replies")),
+    ]
+
+
+SORT_COOKIE = "csort"  # the reader's chosen order (comments.views.choose_sort)
+SORT_COOKIE_MAX_AGE = 60 * 60 * 24 * 365
+
+
+def remembered_sort(request):
+    """The order the reader last chose (the ``csort`` cookie), or the default."""
+    return normalize_sort(request.COOKIES.get(SORT_COOKIE, ""))
 
 
 @dataclass(frozen=True)
@@ -139,7 +166,7 @@ class PageParams:
         pages, sorts = query.getlist(PAGE_PARAM), query.getlist(SORT_PARAM)
         number, page_ok = cls.parse_number(pages[-1]) if pages else (1, True)
         sort = sorts[-1] if sorts else SORT_OLDEST
-        sort_ok = sort in (SORT_OLDEST, SORT_NEWEST)
+        sort_ok = sort in SORTS
         canonical = page_ok and sort_ok and len(pages) <= 1 and len(sorts) <= 1
         return cls(number=number, sort=normalize_sort(sort), canonical=canonical)
 
@@ -204,8 +231,27 @@ def plan_pages(thread_sizes, *, threads_per_page, comments_per_page):
     return pages
 
 
-def _pages_for(sizes, sort):
-    ordered = reversed(sizes) if sort == SORT_NEWEST else sizes
+def order_threads(article, sizes, sort):
+    """``sizes`` (``thread_sizes``: oldest first) in the order of ``sort``. Threads move
+    whole: "newest" puts the newest thread first; "reactions" the threads whose first
+    comment has the most reactions (one query); "replies" the threads with the most
+    approved comments, that is the most approved replies. Ties stay oldest first."""
+    if sort == SORT_NEWEST:
+        return list(reversed(sizes))
+    if sort == SORT_REPLIES:
+        return sorted(sizes, key=lambda size: -size[2])
+    if sort == SORT_REACTIONS:
+        counts = dict(
+            Comment.objects.filter(article=article, parent__isnull=True)
+            .approved()
+            .values_list("tree_id", "reaction_count")
+        )
+        return sorted(sizes, key=lambda size: -counts.get(size[0], 0))
+    return sizes
+
+
+def _pages_for(article, sizes, sort):
+    ordered = order_threads(article, sizes, sort)
     return plan_pages(
         [(tree_id, visible) for tree_id, visible, _approved in ordered],
         threads_per_page=conf.THREADS_PER_PAGE,
@@ -216,8 +262,18 @@ def _pages_for(sizes, sort):
 def cache_key_parts(number, sort):
     """What shapes a comments page besides the article: its number and sort (normalised
     by ``PageParams``) and the settings that cut and render it. Both the thread fragment
-    and the whole cached page key on these."""
-    return (number, sort, conf.MAX_DEPTH, conf.THREADS_PER_PAGE, conf.PER_PAGE)
+    and the whole cached page key on these.
+
+    Reactions never reach a key (their counts are keyed holes: ``comments.reactions``),
+    so the "reactions" order carries a time bucket instead: it is recomputed at most
+    every ``COMMENTS_REACTION_SORT_SECONDS``, and never older than that."""
+    parts = (number, sort, conf.MAX_DEPTH, conf.THREADS_PER_PAGE, conf.PER_PAGE)
+    if sort == SORT_REACTIONS:
+        parts += (int(time.time() // max(conf.REACTION_SORT_SECONDS, 1)),)
+    # The buttons' label is text of the thread: a short digest of it (no spaces in a key).
+    label = hashlib.blake2b(conf.REACTION_LABEL.encode(), digest_size=4).hexdigest()
+    # The form's part of a cached page: the form, or the sign-in links.
+    return (*parts, label, conf.REQUIRE_ACCOUNT)
 
 
 def _cache_key(article, number, sort):
@@ -260,21 +316,29 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     sizes = Comment.objects.thread_sizes(article, own_ids=viewer.own_ids)
     comment_count = sum(approved for _tree_id, _visible, approved in sizes)
     # One item per page: the page's tree ids.
-    paginator = ForgivingPaginator(_pages_for(sizes, sort), 1)
+    paginator = ForgivingPaginator(_pages_for(article, sizes, sort), 1)
     page_obj = paginator.get_page(requested)
     if exact and page_obj.number != requested:
         raise PageOutOfRange(page_obj.number)
-    rows = Comment.objects.thread_rows(
-        page_obj.object_list[0], NODE_FIELDS, newest_first=sort == SORT_NEWEST
-    )
+    tree_ids = page_obj.object_list[0]
+    rows = Comment.objects.thread_rows(tree_ids, NODE_FIELDS, newest_first=sort == SORT_NEWEST)
     nodes = [Node(*row) for row in rows]
+    if sort in (SORT_REACTIONS, SORT_REPLIES):
+        nodes = in_page_order(nodes, tree_ids)
     shown = build_thread(nodes, max_depth=conf.MAX_DEPTH, own_ids=viewer.own_ids)
     article_url = article.get_absolute_url()
     html = render_thread(
         shown,
         article_url=article_url,
+        article_id=article.pk,
         author_id=article.author_id,
         page_query=PageParams(number=page_obj.number, sort=sort).query,
+        # Where the last thread's "next thread" link goes: the next comments page.
+        next_page_url=(
+            f"{PageParams(number=page_obj.number + 1, sort=sort).url(article_url)}#comments"
+            if page_obj.has_next()
+            else ""
+        ),
         personal=personal,
         editable_ids=viewer.editable_ids,
         reported_ids=viewer.reported_ids,
@@ -298,6 +362,21 @@ def render_page(article, *, page=1, sort=SORT_OLDEST, viewer=None, use_cache=Tru
     if use_cache:
         cache_set(_cache_key(article, page_obj.number, sort), result)
     return result
+
+
+def in_page_order(nodes, tree_ids):
+    """``nodes`` of the threads ``tree_ids`` (read oldest thread first, each in tree
+    order) with the threads in the order of ``tree_ids``. Each thread begins with its
+    first comment (``parent_id`` None), so the threads need no tree id to be told apart."""
+    threads = []
+    for node in nodes:
+        if node.parent_id is None:
+            threads.append([])
+        threads[-1].append(node)
+    if len(threads) != len(tree_ids):  # a thread deleted between the two queries
+        return nodes
+    by_tree = dict(zip(sorted(tree_ids), threads, strict=True))
+    return [node for tree_id in tree_ids for node in by_tree[tree_id]]
 
 
 def featured_rows(article, paginator, current, sort, article_url):
@@ -339,7 +418,7 @@ def page_of_comment(comment, *, sort=SORT_OLDEST, own_ids=()):
     """The comments page (1-based) on which ``comment``'s thread is listed for the public,
     or for the reader whose own comments are ``own_ids`` (their held ones count too)."""
     sizes = Comment.objects.thread_sizes(comment.article, own_ids=own_ids)
-    for number, tree_ids in enumerate(_pages_for(sizes, sort), start=1):
+    for number, tree_ids in enumerate(_pages_for(comment.article, sizes, sort), start=1):
         if comment.tree_id in tree_ids:
             return number
     return 1

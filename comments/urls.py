@@ -14,4 +14,8 @@ urlpatterns = [
     path("<int:pk>/edit/", views.edit, name="edit"),
     path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("<int:pk>/report/", views.report, name="report"),
+    path("<int:pk>/react/", views.react, name="react"),
+    path("sort/<slug:slug>/", views.choose_sort, name="sort"),
+    path("readers/<int:pk>/", views.profile, name="profile"),
+    path("readers/settings/", views.account_settings, name="account"),
 ]

@@ -1,18 +1,36 @@
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from articles.models import Article
-from comments import appeals, notifications, posting, rendering, reports, session, threads
-from comments.forms import AppealForm, CommentEditForm, CommentForm, ReportForm
+from comments import (
+    accounts,
+    appeals,
+    notifications,
+    posting,
+    reactions,
+    rendering,
+    reports,
+    session,
+    threads,
+)
+from comments.forms import (
+    AppealForm,
+    CommentEditForm,
+    CommentForm,
+    ProfileSettingsForm,
+    ReportForm,
+)
 from comments.models import Comment
 from comments.rules import CommentRefused
 from site_config.http import client_ip
+from site_config.pagination import ForgivingPaginator
 
 REMEMBER_COOKIE = "comment_author"
 REMEMBER_MAX_AGE = 60 * 60 * 24 * 365
@@ -55,6 +73,12 @@ def post_comment(request, slug):
         return render_article_with_form(
             request, article, form, status=403, message=_("Comments are closed.")
         )
+    # An account required (COMMENTS_REQUIRE_ACCOUNT), or a reader's address not yet
+    # verified: refused, the reader's text kept (comments.accounts).
+    refusal = accounts.anonymous_refusal(request.user) or accounts.posting_refusal(request.user)
+    if refusal:
+        form.is_valid()
+        return render_article_with_form(request, article, form, status=403, message=refusal)
     if not form.is_valid():
         return render_article_with_form(request, article, form, status=400)
     meta = posting.RequestMeta(
@@ -129,7 +153,8 @@ def permalink(request, pk):
         if may_preview(request):
             return redirect(preview_url(comment))
         raise Http404(_("No comment found."))
-    return redirect(threads.comment_url(comment))
+    # In the reader's remembered order, which the article page would redirect to anyway.
+    return redirect(threads.comment_url(comment, sort=threads.remembered_sort(request)))
 
 
 def _own_comment_or_404(request, pk):
@@ -268,3 +293,120 @@ def appeal(request, token):
         "refusal": refusal,
     }
     return render(request, "comments/appeal.html", context, status=status)
+
+
+# --- reader accounts ---------------------------------------------------------------------
+@require_GET
+def profile(request, pk):
+    """A reader's public profile: their name, when they joined, and their approved
+    comments on public articles (newest first, 25 a page). Each links to its permalink,
+    which finds its place in the thread when followed (``threads.comment_url``): one
+    query for the page, not one per article, and no link goes stale when a thread's
+    comments page changes. A hidden profile is a 404, as if there were none."""
+    shown = accounts.shown_profile(pk)
+    if shown is None:
+        raise Http404(_("No profile found."))
+    paginator = ForgivingPaginator(
+        accounts.profile_comments(shown), accounts.PROFILE_COMMENTS_PER_PAGE
+    )
+    page_obj = paginator.get_page(request.GET.get("page"))
+    context = {
+        "profile": shown,
+        "page_obj": page_obj,
+        "is_own": request.user.is_authenticated and request.user.pk == shown.user_id,
+    }
+    return render(request, "comments/profile.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def account_settings(request):
+    """The signed-in reader's display name and "hide my profile", with the way to their
+    email addresses, password and sign-out (allauth's pages). Staff have no profile."""
+    own = accounts.profile_of(request.user)
+    if own is None:
+        raise Http404(_("Staff accounts have no reader profile."))
+    form = ProfileSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={"display_name": own.display_name, "profile_hidden": own.profile_hidden},
+    )
+    if form.is_bound and form.is_valid():
+        accounts.update_profile(own, **form.cleaned_data)
+        messages.success(request, _("Your settings were saved."))
+        return see_other(request.path)
+    context = {
+        "profile": own,
+        "form": form,
+        "profile_url": accounts.profile_url(own.pk),
+    }
+    return render(
+        request, "comments/profile_settings.html", context, status=400 if form.is_bound else 200
+    )
+
+
+def _wants_json(request):
+    """The reactions script asks for JSON; a browser's own form post prefers HTML."""
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+@require_POST
+def react(request, pk):
+    """Toggle the reader's reaction to comment ``pk`` (``comments.reactions``). The
+    script gets ``{"reacted", "count"}``; a form post (no JavaScript) goes back to the
+    comment (303). Anonymous readers are sent to sign in unless anonymous reactions are
+    on; a comment that takes no reactions is a 404, whatever the reader."""
+    comment = get_object_or_404(Comment.objects.select_related("article"), pk=pk)
+    if not reactions.is_reactable(comment):
+        raise Http404(_("No comment found."))
+    sort = threads.normalize_sort(request.POST.get(threads.SORT_PARAM, ""))
+    as_json = _wants_json(request)
+    want = {"true": True, "false": False}.get(request.POST.get("reacted", ""))
+    user = request.user if request.user.is_authenticated else None
+    if user is None and not reactions.anonymous_allowed():
+        login_url = reactions.sign_in_url(threads.comment_url(comment, sort=sort))
+        if as_json:
+            message = str(reactions.SIGN_IN)
+            return JsonResponse({"error": message, "login_url": login_url}, status=403)
+        return see_other(login_url)
+    if user is None and not request.session.session_key:
+        request.session.save()
+    try:
+        if session.owns(request, comment):
+            raise reactions.ReactionRefused(reactions.OWN_COMMENT, code="own")
+        reacted, count = reactions.toggle(
+            comment,
+            user=user,
+            session_key=request.session.session_key or "",
+            ip_address=client_ip(request),
+            want=want,
+        )
+    except reactions.NotReactable:
+        raise Http404(_("No comment found.")) from None
+    except reactions.ReactionRefused as refusal:
+        if as_json:
+            return JsonResponse({"error": str(refusal.message)}, status=refusal.status)
+        messages.error(request, refusal.message)
+        return see_other(threads.comment_url(comment, sort=sort))
+    if user is None:
+        reactions.remember(request, comment, reacted)
+    if as_json:
+        return JsonResponse({"reacted": reacted, "count": count})
+    return see_other(threads.comment_url(comment, sort=sort))
+
+
+@require_GET
+def choose_sort(request, slug):
+    """The reader picks an order for the article's threads (``?csort=``): it is
+    remembered (a cookie, so a bare article URL takes them to it) and shown (302)."""
+    article = _commentable_article(request, slug)
+    params = threads.PageParams(sort=threads.normalize_sort(request.GET.get(threads.SORT_PARAM)))
+    response = redirect(f"{params.url(article.get_absolute_url())}#comments")
+    response.set_cookie(
+        threads.SORT_COOKIE,
+        params.sort,
+        max_age=threads.SORT_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response

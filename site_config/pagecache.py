@@ -10,6 +10,10 @@
   for every cookie-less anonymous reader, with markers in the holes (values each reader
   gets their own of: the CSRF token, and what apps register with ``register_hole``),
   and fills the holes per request.
+- Keyed holes (``register_keyed_hole``): values that change without any write an
+  app's cache key sees (reaction counts), printed in cached fragments as fixed markers
+  (``keyed_hole(name, scope, key)``) and filled for every response, shared or not, from
+  one table per ``(name, scope)`` and request.
 - Query parameters that shape a cached page belong to the app that reads them
   (``register_query``): it says which values key the page and which spelling is
   canonical, so junk in a URL can neither fill the cache nor render uncached.
@@ -19,6 +23,7 @@ builds every key of an article page).
 """
 
 import logging
+import re
 import secrets
 import threading
 import time
@@ -168,10 +173,11 @@ def splice_fragments(request, response):
     if not fragments:
         return
     content = response.content
+    tables = KeyedTables(request)
     for marker, html_bytes in fragments.items():
         before, found, after = content.partition(marker)
         if found:
-            content = b"".join((before, html_bytes, after))
+            content = b"".join((before, tables.fill(html_bytes), after))
     response.content = content
     fragments.clear()
     if response.has_header("Content-Length"):
@@ -206,6 +212,89 @@ def hole(request, name):
     return None if markers is None else markers[name]
 
 
+# --- keyed holes: values a cached fragment shows, filled per response --------------------------
+# A keyed hole's marker is fixed text, not a random one: it is rendered into fragments
+# cached on their own (the thread) and reused by many pages. An HTML comment cannot come
+# from a reader (their text is escaped), and nothing but a fragment is searched for it.
+KEYED_PREFIX = b"<!--tp-keyed:"
+KEYED_HOLE_RE = re.compile(rb"<!--tp-keyed:([a-z][a-z-]*):([\w.-]+):([\w.-]+)-->")
+_keyed_holes = {}  # name → (values(request, scope) → {key: text}, default bytes)
+
+
+def register_keyed_hole(name, values, *, default=""):
+    """Declare values that fragments show in many places and that may change without
+    any write reaching their cache key (say, a comment's reaction count).
+
+    ``values(request, scope)`` returns ``{key: text}`` for one request and scope (an
+    article id: every key a page shows of it); a key it leaves out gets ``default``.
+    It is called at most once per scope and request, for shared pages too, so it
+    must be cheap (a short-lived cache of its own)."""
+    _keyed_holes[name] = (values, default.encode())
+
+
+def keyed_hole(name, scope, key):
+    """The marker a fragment renders where keyed hole ``name`` shows ``key`` of ``scope``."""
+    return f"<!--tp-keyed:{name}:{scope}:{key}-->"
+
+
+class KeyedTables:
+    """One request's tables of keyed-hole values, each asked for once."""
+
+    def __init__(self, request):
+        self.request = request
+        self.tables = {}
+
+    def value(self, name, scope, key):
+        table = self.tables.get((name, scope))
+        if table is None:
+            values, default = _keyed_holes[name]
+            table = self.tables[name, scope] = _Table(default)
+            for found, text in values(self.request, scope).items():
+                table[str(found)] = text if text.__class__ is bytes else str(text).encode()
+        return table[key]
+
+    def fill(self, html_bytes):
+        """``html_bytes`` with every keyed-hole marker replaced by its value."""
+        if KEYED_PREFIX not in html_bytes:
+            return html_bytes
+        return KEYED_HOLE_RE.sub(lambda match: self._value_of(match), html_bytes)
+
+    def _value_of(self, match):
+        name, scope, key = (part.decode() for part in match.groups())
+        if name not in _keyed_holes:
+            return match.group(0)
+        return self.value(name, scope, key)
+
+
+class _Table(dict):
+    __slots__ = ("default",)
+
+    def __init__(self, default):
+        super().__init__()
+        self.default = default
+
+    def __missing__(self, key):
+        return self.default
+
+
+def split_keyed(segment):
+    """``segment`` (bytes) as bytes and ``((name, scope), key)`` pieces, one per marker
+    of a registered keyed hole (a skeleton fills them per request)."""
+    if KEYED_PREFIX not in segment:
+        return [segment]
+    pieces, start, scopes = [], 0, {}
+    for match in KEYED_HOLE_RE.finditer(segment):
+        name, scope, key = (part.decode() for part in match.groups())
+        if name not in _keyed_holes:
+            continue
+        pieces.append(segment[start : match.start()])
+        # One tuple per scope, shared by its keys: pickled once.
+        pieces.append((scopes.setdefault((name, scope), (name, scope)), key))
+        start = match.end()
+    pieces.append(segment[start:])
+    return pieces
+
+
 # --- query parameters of cached pages ----------------------------------------------------------
 @dataclass(frozen=True)
 class QueryPart:
@@ -214,6 +303,8 @@ class QueryPart:
     key: tuple = ()  # normalised values (and settings) that shape the page
     redirect_to: str | None = None  # the canonical URL, when the query spells it otherwise
     context: dict = field(default_factory=dict)  # for the page's template
+    # A redirect that depends on the reader (a remembered choice) is temporary (302).
+    permanent: bool = True
 
 
 @dataclass(frozen=True)
@@ -221,26 +312,32 @@ class Query:
     key: tuple
     redirect_to: str | None
     context: dict
+    permanent: bool = True
 
 
 _queries = {}  # parameter names → read(request) → QueryPart
+_query_cookies = set()  # cookies that only a query reading looks at
 
 
-def register_query(names, read):
+def register_query(names, read, *, cookies=()):
     """Let an app own query parameters of cached pages (the comments app: ``cpage`` and
-    ``csort``). ``read(request)`` returns a ``QueryPart``."""
+    ``csort``). ``read(request)`` returns a ``QueryPart``. ``cookies``: cookies its
+    reading alone depends on (a remembered sort, turned into a redirect before any
+    cache is asked), which therefore leave a reader on the shared page."""
     _queries[frozenset(names)] = read
+    _query_cookies.update(cookies)
 
 
 def read_query(request):
     """Every registered reading of ``request``'s query, put together."""
-    key, redirect_to, context = [], None, {}
+    key, redirect_to, context, permanent = [], None, {}, True
     for read in _queries.values():
         part = read(request)
         key.extend(part.key)
-        redirect_to = redirect_to or part.redirect_to
+        if redirect_to is None and part.redirect_to is not None:
+            redirect_to, permanent = part.redirect_to, part.permanent
         context.update(part.context)
-    return Query(key=tuple(key), redirect_to=redirect_to, context=context)
+    return Query(key=tuple(key), redirect_to=redirect_to, context=context, permanent=permanent)
 
 
 class Redirect(Exception):  # noqa: N818 (it is an answer, not an error)
@@ -282,6 +379,12 @@ class PageSkeleton:
             segments.append(names.get(marker) or inserts[marker])
             start = index + len(marker)
         segments.append(content[start:])
+        # The keyed holes (in the fragments) become pieces of their own.
+        segments = [
+            piece
+            for segment in segments
+            for piece in (split_keyed(segment) if segment.__class__ is bytes else (segment,))
+        ]
         return cls(segments=segments, content_type=content_type)
 
     @property
@@ -290,12 +393,18 @@ class PageSkeleton:
 
     def response_for(self, request):
         values = {}
+        tables = None
         parts = []
         for segment in self.segments:
-            if isinstance(segment, str):
+            kind = segment.__class__
+            if kind is str:
                 if segment not in values:
                     values[segment] = _holes[segment](request).encode()
                 segment = values[segment]
+            elif kind is tuple:  # a keyed hole: ((name, scope), key)
+                if tables is None:
+                    tables = KeyedTables(request)
+                segment = tables.value(*segment[0], segment[1])
             parts.append(segment)
         return HttpResponse(b"".join(parts), content_type=self.content_type)
 
@@ -306,7 +415,8 @@ def is_shared_view(request):
         return False
     # The chosen language is part of every key (articles.models.CacheVersion), so a
     # language cookie still shares the page with everyone reading in that language.
-    if set(request.COOKIES) - {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME}:
+    shared_cookies = {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME, *_query_cookies}
+    if set(request.COOKIES) - shared_cookies:
         return False  # a session, a remembered name or a flash message
     owned = frozenset().union(*_queries)
     if set(request.GET) - owned:

@@ -13,10 +13,15 @@ from tests.factories import ArticleFactory, CommentFactory, StaffFactory, UserFa
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with an empty cache (flood keys, cached threads)."""
+    """Each test starts with an empty cache (flood keys, cached threads), and with no
+    worker's copy of reaction counts (keyed by article id, which a database reuses)."""
+    from comments.reactions import shared_counts
+
     cache.clear()
+    shared_counts.clear()
     yield
     cache.clear()
+    shared_counts.clear()
 
 
 def form_encoded(data, content_type):

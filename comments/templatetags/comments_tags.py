@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 
-from comments import posting, session, threads
+from comments import accounts, posting, session, threads, visits
 from comments.article_pages import TIMESTAMP_HOLE
 from comments.forms import CommentForm
 from comments.models import Comment
@@ -106,6 +106,8 @@ def comments_section(context, article):
         "page_url": f"{article_url}{page_query}",
         "post_url": f"{reverse('comments:post', args=[article.slug])}{page_query}",
         "page": page,
+        "sorts": threads.sort_choices(),
+        "sort_url": reverse("comments:sort", args=[article.slug]),
         "heading": responses_heading(page.comment_count, article.title),
         # Built from escaped parts in comments.rendering; spliced in as bytes at the end.
         "thread_html": mark_safe(pagecache.defer_fragment(request, page.html_bytes)),
@@ -113,6 +115,16 @@ def comments_section(context, article):
         "reply_to": reply_to,
         "accepts_comments": article.accepts_comments,
         "user": request.user,
+        # Signed in as…, or the sign-in and sign-up links (and whether the form needs
+        # an account): the same for every anonymous reader of this comments page.
+        "account": accounts.section_context(
+            request, next_url=f"{article_url}{page_query}#respond"
+        ),
         # Not "csrf_token": inclusion tags overwrite that name with the page's own token.
         "form_csrf_token": csrf_token,
+        # "New since your last visit": a signed-in reader's view is recorded here (one
+        # query) and the page gets their previous visit; None for anonymous readers,
+        # whose browser keeps its own (comments.visits).
+        "previous_visit": visits.previous_visit(request, article),
+        "visit_gap": int(visits.VISIT_GAP.total_seconds()),
     }
