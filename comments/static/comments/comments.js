@@ -1,5 +1,5 @@
 /* threadpress comments: progressive enhancement only. Without this file every
-   feature works (Reply links open the form via ?replyto=, threads stay expanded). */
+   feature works (Reply links open the form via ?replyto=, every reply shows). */
 (function () {
   "use strict";
 
@@ -95,22 +95,86 @@
     });
   }
 
+  /* Any comment's reply list folds: its button says how many replies it hides
+     ("Hide 3 replies" / "Show 3 replies", both translated in the page). The lists a
+     reader folds are remembered for this article in the browser (localStorage, never
+     sent anywhere) and folded again on the next visit. A comment the address points
+     at (#comment-<pk>, a permalink) is never left inside a folded list. */
+  var FOLDED_KEY = "threadpress:folded:" + window.location.pathname;
+
+  function readFolded() {
+    try {
+      var stored = JSON.parse(window.localStorage.getItem(FOLDED_KEY));
+      return Array.isArray(stored) ? stored : [];
+    } catch (error) {
+      return [];  // no storage (a private window, a full disk): nothing is remembered
+    }
+  }
+
+  function writeFolded(ids) {
+    try {
+      if (ids.length) {
+        window.localStorage.setItem(FOLDED_KEY, JSON.stringify(ids));
+      } else {
+        window.localStorage.removeItem(FOLDED_KEY);
+      }
+    } catch (error) { /* nothing remembered, the page works as before */ }
+  }
+
   function enhanceToggles() {
     var buttons = document.querySelectorAll(".thread-toggle");
+    var folded = readFolded();
     Array.prototype.forEach.call(buttons, function (button) {
-      var list = document.getElementById(button.getAttribute("aria-controls"));
+      var listId = button.getAttribute("aria-controls");
+      var list = document.getElementById(listId);
       if (!list) { return; }
-      // Labels come translated from the page; the "N replies" beside the button says
-      // how many, so the button doesn't repeat it.
+      var id = listId.replace("replies-", "");
       var hideLabel = button.textContent;
       var showLabel = button.getAttribute("data-show-label") || "Show replies";
+
+      function show(expanded) {
+        button.setAttribute("aria-expanded", expanded ? "true" : "false");
+        list.hidden = !expanded;
+        button.textContent = expanded ? hideLabel : showLabel;
+      }
+
       button.hidden = false;
+      if (folded.indexOf(id) !== -1) { show(false); }
       button.addEventListener("click", function () {
-        var expanded = button.getAttribute("aria-expanded") === "true";
-        button.setAttribute("aria-expanded", expanded ? "false" : "true");
-        list.hidden = expanded;
-        button.textContent = expanded ? showLabel : hideLabel;
+        var folding = button.getAttribute("aria-expanded") === "true";
+        var focusInside = folding && list.contains(document.activeElement);
+        show(!folding);
+        if (focusInside) {
+          // The focus was in what just folded: it goes to the comment whose replies these are.
+          var body = button.parentNode.querySelector(":scope > .comment-body");
+          if (body) {
+            if (!body.hasAttribute("tabindex")) { body.setAttribute("tabindex", "-1"); }
+            body.focus({ preventScroll: true });
+          }
+        }
+        // Read again: another tab of the same article may have folded others meanwhile.
+        var ids = readFolded().filter(function (other) { return other !== id; });
+        if (folding) { ids.push(id); }
+        writeFolded(ids);
       });
     });
+    revealTarget();
+    window.addEventListener("hashchange", revealTarget);
+  }
+
+  /* Unfold every list around the comment the address names (#comment-<pk>), so a
+     permalink or a link never lands in a folded list; the browser then scrolls to it. */
+  function revealTarget() {
+    var id = window.location.hash.slice(1);
+    var target = id && document.getElementById(id);
+    if (!target || !target.closest("ol[hidden]")) { return; }
+    var list = target.closest("ol[hidden]");
+    while (list) {
+      var button = document.querySelector('.thread-toggle[aria-controls="' + list.id + '"]');
+      if (!button) { break; }
+      button.click();
+      list = target.closest("ol[hidden]");
+    }
+    target.scrollIntoView();
   }
 })();
