@@ -11,8 +11,9 @@ class CommentsConfig(AppConfig):
         # The app joins the article pages (their cache, query and lists) and keeps
         # every cached page current from the model signals; the word lists take each
         # change on the next post.
-        from comments import article_pages, signals, wordlists
+        from comments import accounts, article_pages, signals, wordlists
 
         article_pages.register()
         signals.connect()
         wordlists.connect()
+        accounts.connect()  # reader accounts: a profile each, never staff

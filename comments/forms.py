@@ -1,5 +1,6 @@
 """The reader's forms: the comment form (field rules, the honeypot and the signed render
-timestamp), the edit form, the report form and the appeal form."""
+timestamp), the edit form, the report form, the appeal form, and the reader account's
+own fields (the display name at signup and in the account's settings)."""
 
 import time
 
@@ -19,6 +20,8 @@ from comments.models import (
 from comments.text import count_links, strip_control_characters
 
 TIMESTAMP_SALT = "comments.form-timestamp"
+# The fields a signed-in reader's comment form leaves out: the account says who they are.
+ACCOUNT_FIELDS = ("name", "email", "url", "remember")
 
 
 class CleanCharField(forms.CharField):
@@ -92,28 +95,22 @@ class CommentForm(forms.Form):
         self.fields["url"].widget.attrs.update({"autocomplete": "url", "inputmode": "url"})
         self.fields["url"].widget.input_type = "url"
         if self.user is not None:
-            # A logged-in reader doesn't retype who they are.
-            for name in ("name", "email", "url", "remember"):
-                self.fields[name].required = False
-                self.fields[name].widget = forms.HiddenInput()
+            # A signed-in reader doesn't retype who they are: their comment carries
+            # their account's name and address (``clean``), and no website.
+            for name in ACCOUNT_FIELDS:
+                del self.fields[name]
 
     # --- field rules --------------------------------------------------------
     def clean_name(self):
-        if self.user is not None:
-            return self.user.get_full_name() or self.user.get_username()
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise forms.ValidationError(_("Please enter your name."), code="required")
         return name
 
     def clean_email(self):
-        if self.user is not None:
-            return self.user.email or f"{self.user.get_username()}@users.invalid"
         return self.cleaned_data["email"].strip().lower()
 
     def clean_url(self):
-        if self.user is not None:
-            return ""
         url = self.cleaned_data["url"].strip()
         if not url:
             return ""
@@ -181,6 +178,15 @@ class CommentForm(forms.Form):
         except signing.SignatureExpired:
             pass
         return now - conf.MIN_SUBMIT_SECONDS
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.user is not None:
+            from comments.accounts import author_for  # it reads allauth's models
+
+            cleaned_data["name"], cleaned_data["email"] = author_for(self.user)
+            cleaned_data["url"] = ""
+        return cleaned_data
 
     def clean_timestamp(self):
         """Seconds since the form was rendered (None when missing or tampered with)."""
@@ -321,3 +327,64 @@ class AppealForm(forms.Form):
         if not body:
             raise forms.ValidationError(_("Please say why the removal was wrong."), code="required")
         return body
+
+
+class ReaderSignupForm(forms.Form):
+    """The display name, added to allauth's signup form (``ACCOUNT_SIGNUP_FORM_CLASS``:
+    allauth's form inherits from this one). The profile is made with it by
+    ``comments.accounts.ReaderAccountAdapter.save_user``."""
+
+    display_name = CleanCharField(
+        label=_("Display name"),
+        max_length=MAX_NAME_LENGTH,
+        help_text=_("Shown with your comments and on your profile page."),
+        error_messages={"required": _("Please choose a display name.")},
+    )
+    field_order = ["display_name", "email", "password1", "password2"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["display_name"].widget.attrs.update({"autocomplete": "nickname"})
+
+    def clean_display_name(self):
+        return _required_display_name(self.cleaned_data["display_name"])
+
+    def signup(self, request, user):
+        """allauth's hook after the account is saved; the adapter made the profile."""
+
+
+class ProfileSettingsForm(forms.Form):
+    """A reader's choices about their public face (``comments.accounts.update_profile``)."""
+
+    display_name = CleanCharField(
+        label=_("Display name"),
+        max_length=MAX_NAME_LENGTH,
+        help_text=_("Shown with your comments, the earlier ones too, and on your profile page."),
+        error_messages={"required": _("Please choose a display name.")},
+    )
+    profile_hidden = forms.BooleanField(
+        label=_("Hide my profile"),
+        required=False,
+        help_text=_(
+            "Hidden, your profile page is not shown and your name in comments links nowhere."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["display_name"].widget.attrs.update({"autocomplete": "nickname"})
+
+    def clean_display_name(self):
+        return _required_display_name(self.cleaned_data["display_name"])
+
+
+def normalize_display_name(value):
+    """A display name as stored: whitespace runs collapsed, ends trimmed, cut to length."""
+    return " ".join((value or "").split())[:MAX_NAME_LENGTH]
+
+
+def _required_display_name(value):
+    name = normalize_display_name(value)
+    if not name:
+        raise forms.ValidationError(_("Please choose a display name."), code="required")
+    return name

@@ -32,6 +32,7 @@ class Node:
     by_staff: bool | None = None  # that account has staff status (None: no account)
     featured_at: object = None  # made an editors' pick then (shown while public)
     removal_reason: str = ""  # a moderator's statement of reasons (RemovalReason), if any
+    profile_id: int | None = None  # the poster's reader profile, when it is shown
     visible: bool = False  # shown in full (public, or the viewer's own pending comment)
     shown: bool = False  # shown at all (in full, or as a placeholder)
     reply_count: int = 0  # shown descendants
@@ -77,6 +78,6 @@ def build_thread(nodes, *, max_depth, own_ids=frozenset()):
             # A placeholder: nothing of the removed or held comment reaches a template.
             node.author_name = node.author_url = node.body_html = ""
             node.created_at = node.edited_at = node.featured_at = None
-            node.user_id = node.by_staff = None
+            node.user_id = node.by_staff = node.profile_id = None
         shown.append(node)
     return shown

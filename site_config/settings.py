@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks",
     "django_tasks_db",
+    # Reader accounts: sign up, email verification, sign in, password reset (no social
+    # logins). Its templates are overridden in comments/templates/ (the site's layout).
+    "allauth",
+    "allauth.account",
     "articles",
     "comments",
     "site_config",  # the site's own system checks
@@ -73,6 +77,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "site_config.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # A signed-in reader's pages are theirs: Cache-Control: private.
+    "comments.accounts.PersonalPagesMiddleware",
     "site_config.pagecache.FragmentMiddleware",
 ]
 
@@ -171,9 +178,14 @@ TASKS = {
 }
 
 # --- Auth, login throttling ----------------------------------------------------
+# Axes first: a locked-out username or address is refused before any backend checks a
+# password. Staff sign in to the admin by username (ModelBackend); readers sign in on
+# the site by email (allauth's backend; its adapter turns staff away:
+# comments.accounts.ReaderAccountAdapter).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -181,7 +193,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "account_login"  # readers; the admin has its own login page
+LOGIN_REDIRECT_URL = "comments:account"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
@@ -189,6 +202,10 @@ AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "axes_lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "site_config.http.client_ip"
+# The admin's login form posts "username", allauth's "login" (an email address, passed
+# on as "email"): one callable reads both, so failed reader logins lock out as the
+# admin's do (docs/security.md).
+AXES_USERNAME_CALLABLE = "comments.accounts.axes_username"
 # The client IP behind N reverse proxies, for login throttling and comments alike
 # (site_config/http.py holds the default, 0). COMMENTS_TRUSTED_PROXY_COUNT, the old
 # name, still works and is reported by `manage.py check` (threadpress.W001).
@@ -288,6 +305,28 @@ SITE_NAME = env.str("SITE_NAME", default="threadpress")
 # The default tagline is in the catalogue (shown translated); a custom one is shown as set.
 SITE_TAGLINE = env.str("SITE_TAGLINE", default=gettext_noop("News, and the argument about it."))
 ARTICLES_PER_PAGE = env.int("ARTICLES_PER_PAGE", default=10)
+
+# --- Reader accounts (django-allauth) --------------------------------------------
+# Email and password, the address verified before the first sign-in; nothing says
+# whether an address has an account (signup, sign-in and password reset answer alike,
+# and a reset for an unknown address sends no mail). Rate limits are allauth's
+# defaults, kept in the cache (Redis in production, so every worker counts together).
+ACCOUNT_ADAPTER = "comments.accounts.ReaderAccountAdapter"
+ACCOUNT_SIGNUP_FORM_CLASS = "comments.forms.ReaderSignupForm"  # adds the display name
+ACCOUNT_USER_DISPLAY = "comments.accounts.display_name"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"  # generated; staff sign in by username
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+# allauth's own limits, all on (failed sign-ins: 10 a minute per IP address and 5 in
+# 5 minutes per email address; signups 20 a minute per IP; password resets 20 a minute
+# per IP and 5 per address; a verification email once in 3 minutes per address).
+ACCOUNT_RATE_LIMITS = {}
 
 # --- Comments ------------------------------------------------------------------
 # Each COMMENTS_* variable is set here only when the environment sets it; the defaults

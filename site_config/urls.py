@@ -15,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("comments/", include("comments.urls")),
+    # Reader accounts (django-allauth: sign up, sign in and out, email, password);
+    # the reader's profile and settings are the comments app's (comments:profile).
+    path("accounts/", include("allauth.urls")),
     # set_language (the footer's language chooser posts here): the choice goes in a cookie.
     path("i18n/", include("django.conf.urls.i18n")),
     path(
