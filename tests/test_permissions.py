@@ -106,9 +106,7 @@ def test_moderator_cannot_delete_comments(moderator_client, comment_factory):
     assert Comment.objects.filter(pk=comment.pk).exists()
 
 
-def test_moderator_can_change_an_articles_discussion_but_not_the_article(
-    moderator_client, article
-):
+def test_moderator_can_change_an_articles_discussion_but_not_the_article(moderator_client, article):
     url = reverse("admin:articles_article_change", args=[article.pk])
     response = moderator_client.get(url)
     assert response.status_code == 200
