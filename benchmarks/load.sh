@@ -5,8 +5,12 @@
 #   benchmarks/load.sh --post              + concurrent posts through the real form, then comments_check
 #   benchmarks/load.sh --kill-redis        + a private Redis stopped and restarted mid-run
 #   benchmarks/load.sh --drop-db-connections   + (PostgreSQL) every app connection killed mid-run
+#   benchmarks/load.sh --reactions         + the article page while 20 reactions a second arrive
+#                                            (signed-in readers, toggling across its comments),
+#                                            and how stale the anonymous page's counts get
 #
-# Options: --duration SECONDS (10), --comments N (1000), --workers N (2), --port N (8765).
+# Options: --duration SECONDS (10), --comments N (1000), --workers N (2), --port N (8765),
+#          --reaction-rate N (20), --reaction-seconds SECONDS (30).
 # Database: DATABASE_URL=postgres://…  → a scratch database tp_bench_load on that server;
 #           otherwise a temporary SQLite file. Cache: a private redis-server on 127.0.0.1
 #           (port 6391) when redis-server is installed, else CACHE_URL (default db 6 of
@@ -19,22 +23,26 @@ PY=$ROOT/.venv/bin/python
 GUNICORN=$ROOT/.venv/bin/gunicorn
 
 DURATION=10 COMMENTS=1000 WORKERS=2 PORT=8765 REDIS_PORT=6391
-POST=0 KILL_REDIS=0 DROP_DB=0
+POST=0 KILL_REDIS=0 DROP_DB=0 REACTIONS=0 REACTION_RATE=20 REACTION_SECONDS=30
 while [[ $# -gt 0 ]]; do
   case $1 in
     --post) POST=1 ;;
     --kill-redis) KILL_REDIS=1 ;;
     --drop-db-connections) DROP_DB=1 ;;
+    --reactions) REACTIONS=1 ;;
+    --reaction-rate) REACTION_RATE=$2; shift ;;
+    --reaction-seconds) REACTION_SECONDS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --comments) COMMENTS=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
     --port) PORT=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
 done
 (( DURATION <= 120 )) || { echo "--duration is capped at 120 s" >&2; exit 2; }
+(( REACTION_SECONDS <= 120 )) || { echo "--reaction-seconds is capped at 120 s" >&2; exit 2; }
 
 if ! command -v wrk >/dev/null; then
   if [[ $(id -u) -eq 0 ]]; then apt-get install -y -qq wrk >/dev/null; else
@@ -105,9 +113,9 @@ for _ in $(seq 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep
 curl -fs "$BASE/healthz" >/dev/null || { echo "gunicorn did not start:"; cat "$TMP/error.log"; exit 1; }
 curl -fs -o /dev/null "$BASE$ARTICLE"  # fill the thread cache
 
-run_wrk() {  # url → "requests_per_second non_2xx"
+run_wrk() {  # url [seconds] → "requests_per_second non_2xx"
   local out
-  out=$(wrk -t2 -c16 -d"${DURATION}s" --timeout 10s "$1")
+  out=$(wrk -t2 -c16 -d"${2:-$DURATION}s" --timeout 10s "$1")
   echo "$out" > "$TMP/wrk.$(date +%s%N)"
   local rps non2xx errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -126,6 +134,28 @@ echo "| /healthz (trivial view) | $TRIVIAL_RPS | $TRIVIAL_BAD |"
 echo "| article page, $COMMENTS comments (${PAGE_KB} KB) | $PAGE_RPS | $PAGE_BAD |"
 "$PY" -c "import sys; r=float(sys.argv[1])/float(sys.argv[2]); print(f'ratio: {r:.0%} of the trivial view (target ≥ 25%)')" \
   "$PAGE_RPS" "$TRIVIAL_RPS"
+
+if (( REACTIONS )); then
+  echo
+  echo "--reactions: $REACTION_RATE reactions/s from signed-in readers (toggling across the article's comments) for ${REACTION_SECONDS} s, while wrk reads the anonymous page"
+  READY=$TMP/reactions.ready
+  "$PY" -m benchmarks.loadtools react "$BASE$ARTICLE" --rate "$REACTION_RATE" \
+    --duration "$((REACTION_SECONDS + 2))" --ready-file "$READY" >"$TMP/reactions.out" 2>&1 &
+  REACTOR=$!
+  for _ in $(seq 300); do [[ -e $READY ]] && break; sleep 0.1; done
+  [[ -e $READY ]] || { echo "the reactions client did not start:"; cat "$TMP/reactions.out"; exit 1; }
+  sleep 1
+  read -r REACT_RPS REACT_BAD < <(run_wrk "$BASE$ARTICLE" "$REACTION_SECONDS")
+  REACTED=0
+  wait "$REACTOR" || REACTED=$?
+  head -n -1 "$TMP/reactions.out"
+  STALE=$(tail -n 1 "$TMP/reactions.out")
+  echo "| article page, $REACTION_RATE reactions/s arriving | $REACT_RPS | $REACT_BAD |"
+  "$PY" -c "import sys; r=float(sys.argv[1])/float(sys.argv[2]); print(f'reactions: article page at {r:.0%} of the trivial view under {sys.argv[3]} reactions/s (target ≥ 50%)')" \
+    "$REACT_RPS" "$TRIVIAL_RPS" "$REACTION_RATE"
+  echo "reactions: counts at most ${STALE} s stale on the anonymous page (target ≤ 10 s)"
+  (( REACTED == 0 )) || { echo "some reactions failed (see above)" >&2; exit "$REACTED"; }
+fi
 
 if (( KILL_REDIS )); then
   echo

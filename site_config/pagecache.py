@@ -244,14 +244,17 @@ class KeyedTables:
         self.request = request
         self.tables = {}
 
-    def value(self, name, scope, key):
+    def table(self, name, scope):
         table = self.tables.get((name, scope))
         if table is None:
-            values, default = _keyed_holes[name]
-            table = self.tables[name, scope] = _Table(default)
-            for found, text in values(self.request, scope).items():
-                table[str(found)] = text if text.__class__ is bytes else str(text).encode()
-        return table[key]
+            table = self.tables[name, scope] = _keyed_holes[name][0](self.request, scope)
+        return table
+
+    def value(self, name, scope, key):
+        text = self.table(name, scope).get(key)
+        if text is None:
+            return _keyed_holes[name][1]
+        return text if text.__class__ is bytes else str(text).encode()
 
     def fill(self, html_bytes):
         """``html_bytes`` with every keyed-hole marker replaced by its value."""
@@ -264,17 +267,6 @@ class KeyedTables:
         if name not in _keyed_holes:
             return match.group(0)
         return self.value(name, scope, key)
-
-
-class _Table(dict):
-    __slots__ = ("default",)
-
-    def __init__(self, default):
-        super().__init__()
-        self.default = default
-
-    def __missing__(self, key):
-        return self.default
 
 
 def split_keyed(segment):
@@ -357,6 +349,7 @@ class PageSkeleton:
 
     segments: list
     content_type: str
+    keyed: tuple = ()  # the (name, scope) of every keyed hole among the segments
 
     @classmethod
     def cut(cls, content, *, holes, inserts, content_type):
@@ -385,28 +378,57 @@ class PageSkeleton:
             for segment in segments
             for piece in (split_keyed(segment) if segment.__class__ is bytes else (segment,))
         ]
-        return cls(segments=segments, content_type=content_type)
+        keyed = tuple(dict.fromkeys(piece[0] for piece in segments if piece.__class__ is tuple))
+        return cls(segments=segments, content_type=content_type, keyed=keyed)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_filled", None)  # this worker's, never pickled into the shared cache
+        return state
 
     @property
     def size(self):
         return sum(len(segment) for segment in self.segments if isinstance(segment, bytes))
 
     def response_for(self, request):
+        segments = self.segments
+        if self.keyed:
+            segments = self.filled(KeyedTables(request))
         values = {}
-        tables = None
         parts = []
-        for segment in self.segments:
-            kind = segment.__class__
-            if kind is str:
+        for segment in segments:
+            if segment.__class__ is str:
                 if segment not in values:
                     values[segment] = _holes[segment](request).encode()
                 segment = values[segment]
-            elif kind is tuple:  # a keyed hole: ((name, scope), key)
-                if tables is None:
-                    tables = KeyedTables(request)
-                segment = tables.value(*segment[0], segment[1])
             parts.append(segment)
         return HttpResponse(b"".join(parts), content_type=self.content_type)
+
+    def filled(self, tables):
+        """The segments with the keyed holes filled from ``tables`` and joined to the
+        bytes around them. Kept while the tables are the same objects (a keyed hole's
+        values come from a short-lived cache: the same map for every reader for
+        seconds), so most requests fill no keyed hole at all."""
+        current = tuple(tables.table(name, scope) for name, scope in self.keyed)
+        known = self.__dict__.get("_filled")
+        if known is not None and all(
+            old is new or not (old or new) for old, new in zip(known[0], current, strict=True)
+        ):
+            return known[1]
+        filled, run = [], []
+        for segment in self.segments:
+            kind = segment.__class__
+            if kind is str:
+                if run:
+                    filled.append(b"".join(run))
+                    run = []
+                filled.append(segment)
+            else:
+                run.append(segment if kind is bytes else tables.value(*segment[0], segment[1]))
+        if run:
+            filled.append(b"".join(run))
+        self._filled = (current, filled)
+        return filled
 
 
 def is_shared_view(request):
