@@ -3,6 +3,10 @@
 (function () {
   "use strict";
 
+  // Where the folded reply lists of this article are remembered (enhanceToggles). Set
+  // before ready() below, which runs its function at once when the page is parsed.
+  var FOLDED_KEY = "threadpress:folded:" + window.location.pathname;
+
   function ready(fn) {
     if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
   }
@@ -100,8 +104,6 @@
      reader folds are remembered for this article in the browser (localStorage, never
      sent anywhere) and folded again on the next visit. A comment the address points
      at (#comment-<pk>, a permalink) is never left inside a folded list. */
-  var FOLDED_KEY = "threadpress:folded:" + window.location.pathname;
-
   function readFolded() {
     try {
       var stored = JSON.parse(window.localStorage.getItem(FOLDED_KEY));
