@@ -16,7 +16,7 @@
 
   ready(function () {
     var form = document.getElementById("comment-reactions");
-    if (!form || !window.fetch || !window.FormData) { return; }
+    if (!form || !window.fetch || !window.FormData || !window.URLSearchParams) { return; }
 
     document.addEventListener("click", function (event) {
       var button = event.target.closest && event.target.closest("button.comment-reaction");
@@ -28,7 +28,8 @@
   });
 
   function react(form, button) {
-    var data = new FormData(form);
+    // Sent as a form is (urlencoded): the comment endpoints refuse multipart bodies.
+    var data = new URLSearchParams(new FormData(form));
     // The state the reader asks for, not a blind toggle: a second click that arrives
     // twice, or a page open in two tabs, cannot flip it back.
     data.append("reacted", button.getAttribute("aria-pressed") === "true" ? "false" : "true");
