@@ -235,19 +235,21 @@ def order_threads(article, sizes, sort):
     """``sizes`` (``thread_sizes``: oldest first) in the order of ``sort``. Threads move
     whole: "newest" puts the newest thread first; "reactions" the threads whose first
     comment has the most reactions (one query); "replies" the threads with the most
-    approved comments, that is the most approved replies. Ties stay oldest first."""
+    approved replies (one query). Ties stay oldest first."""
     if sort == SORT_NEWEST:
         return list(reversed(sizes))
+    if sort not in (SORT_REACTIONS, SORT_REPLIES):
+        return sizes
+    # The public first comments: their reactions, and whether they count among a
+    # thread's approved comments (replies are the others).
+    roots = dict(
+        Comment.objects.filter(article=article, parent__isnull=True)
+        .approved()
+        .values_list("tree_id", "reaction_count")
+    )
     if sort == SORT_REPLIES:
-        return sorted(sizes, key=lambda size: -size[2])
-    if sort == SORT_REACTIONS:
-        counts = dict(
-            Comment.objects.filter(article=article, parent__isnull=True)
-            .approved()
-            .values_list("tree_id", "reaction_count")
-        )
-        return sorted(sizes, key=lambda size: -counts.get(size[0], 0))
-    return sizes
+        return sorted(sizes, key=lambda size: -(size[2] - (size[0] in roots)))
+    return sorted(sizes, key=lambda size: -roots.get(size[0], 0))
 
 
 def _pages_for(article, sizes, sort):

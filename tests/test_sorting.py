@@ -66,6 +66,21 @@ def test_each_sort_orders_whole_threads(client, article, discussion, query, orde
     assert ids(client, article, query) == threads_in(discussion, *order)
 
 
+def test_most_replies_counts_replies_not_a_removed_first_comment(client, article, discussion):
+    """A thread whose first comment was removed (shown as a placeholder) with 2 replies
+    ranks with B (2 replies), after it (older first), not with C's 3."""
+    late = timezone.now()
+    root = CommentFactory(article=article, created_at=late)
+    replies = [CommentFactory(article=article, parent=root, created_at=late) for _ in range(2)]
+    moderation.remove([root], by=StaffFactory())
+    assert ids(client, article, "?csort=replies") == [
+        *threads_in(discussion, "C", "B"),
+        root.pk,
+        *(reply.pk for reply in replies),
+        *threads_in(discussion, "A", "D"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("sort", "pages"), [("reactions", ["BD", "AC"]), ("replies", ["CB", "AD"])]
 )
