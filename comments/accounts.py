@@ -20,10 +20,13 @@ a password; ``site_config/settings.py``: ``ACCOUNT_*``); this module is the site
 """
 
 import logging
+from typing import NamedTuple
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.account.signals import user_signed_up
+from allauth.core import context as allauth_context
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -199,6 +202,13 @@ def update_profile(profile, *, display_name, profile_hidden):
 
 
 # --- allauth -------------------------------------------------------------------------
+class SiteName(NamedTuple):
+    """What allauth's email templates read of ``current_site``."""
+
+    name: str
+    domain: str
+
+
 class ReaderAccountAdapter(DefaultAccountAdapter):
     """allauth's adapter with the site's rules for reader accounts."""
 
@@ -225,6 +235,17 @@ class ReaderAccountAdapter(DefaultAccountAdapter):
             logger.info("Password reset for a staff account refused (user %s)", user.pk)
             return None
         return super().send_password_reset_mail(user, email, context)
+
+    def send_mail(self, template_prefix, email, context):
+        # The emails greet and sign with the site's name ("Hello from threadpress!"),
+        # not its host name (there is no django.contrib.sites to name it).
+        site = context.get("current_site")
+        if site is None:
+            from django.contrib.sites.shortcuts import get_current_site
+
+            site = get_current_site(context.get("request") or allauth_context.request)
+        named = SiteName(name=settings.SITE_NAME, domain=site.domain)
+        return super().send_mail(template_prefix, email, {**context, "current_site": named})
 
     def get_client_ip(self, request):
         # The site's one reading of the client's address (TRUSTED_PROXY_COUNT), as

@@ -93,6 +93,7 @@ def test_signup_makes_a_reader_profile_and_sends_a_verification_link(client):
     assert not EmailAddress.objects.get(user=user).verified
     assert len(mail.outbox) == 1
     assert link_in(mail.outbox[0], "/accounts/confirm-email/")
+    assert mail.outbox[0].body.startswith("Hello from threadpress!")  # SITE_NAME, not the host
     assert "_auth_user_id" not in client.session  # not signed in before verifying
 
 
