@@ -349,6 +349,18 @@ def test_with_accounts_required_an_anonymous_post_is_refused_with_its_text(
     assert not Comment.objects.exists()
 
 
+def test_turning_accounts_required_on_is_not_hidden_by_the_page_cache(client, open_settings):
+    """The setting is part of the cached page's key: the page cached with the form is not
+    served once accounts are required (nor the other way round)."""
+    article = ArticleFactory()
+    url = article.get_absolute_url()
+    assert parse(client.get(url).content).find(".//*[@id='comment-form']") is not None
+    open_settings.COMMENTS_REQUIRE_ACCOUNT = True
+    assert parse(Client().get(url).content).find(".//*[@id='comment-form']") is None
+    open_settings.COMMENTS_REQUIRE_ACCOUNT = False
+    assert parse(Client().get(url).content).find(".//*[@id='comment-form']") is not None
+
+
 def test_with_accounts_required_a_signed_in_reader_still_posts(open_settings):
     open_settings.COMMENTS_REQUIRE_ACCOUNT = True
     article = ArticleFactory()
