@@ -204,13 +204,15 @@ def react(url, *, rate, duration, readers, ready_file=None):
     probe_pk = on_page_1[0]
     others = [pk for pk in approved if pk != probe_pk]
     reactor = Reactor(base)
-    statuses, lock = Counter(), threading.Lock()
+    statuses, lock, latencies = Counter(), threading.Lock(), []
     rng = random.Random(1)
 
     def one(pk, session):
+        started = time.perf_counter()
         status, _body = reactor.send(pk, session)
         with lock:
             statuses[status] += 1
+            latencies.append(time.perf_counter() - started)
 
     def load():
         # 20 a second on a schedule (not back to back): a slow answer never lowers the
@@ -241,8 +243,9 @@ def react(url, *, rate, duration, readers, ready_file=None):
                 break
             expected, sent_at = body["count"], time.monotonic()
             while time.monotonic() < sent_at + 30:
+                asked_at = time.monotonic()  # the page shows the counts of about now
                 if shown_count(url, probe_pk) == expected:
-                    waits.append(time.monotonic() - sent_at)
+                    waits.append(asked_at - sent_at)
                     break
                 time.sleep(0.1)
             else:
@@ -261,8 +264,11 @@ def react(url, *, rate, duration, readers, ready_file=None):
     total = sum(statuses.values())
     measured = [wait for wait in waits if wait is not None]
     worst = max(measured) if measured else float("nan")
+    latencies.sort()
     print(
-        f"reacted {total} times in {duration}s ({total / duration:.1f}/s): {dict(statuses)}; "
+        f"reacted {total} times in {duration}s ({total / duration:.1f}/s): {dict(statuses)}, "
+        f"answered in {latencies[len(latencies) // 2] * 1000:.0f} ms (median), "
+        f"{latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms (95th percentile); "
         f"staleness: {len(measured)} probes, max {worst:.1f}s "
         f"(median {sorted(measured)[len(measured) // 2] if measured else float('nan'):.1f}s)"
     )
