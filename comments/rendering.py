@@ -23,6 +23,10 @@ docs/performance.md.
 ``comments/featured.html`` renders the article's editors' picks above the thread
 (``render_featured``), and ``person_badges`` is the one rule for the "Author" and
 "Staff" badges both templates show.
+
+Each comment also gets its navigation (its parent's author, its thread's first comment,
+the next thread) and each comment with a reply list its toggle's labels, from the same
+pass over the comments, without a query (docs/readers.md, "Finding your way in a thread").
 """
 
 from dataclasses import dataclass
@@ -437,6 +441,8 @@ def render_thread(
     article's author, whose comments carry the "Author" badge. ``article_id`` scopes
     the reaction counts' keyed holes (``comments.reactions``): the thread shows where
     each count and pressed state go, never their values, so reactions never change it.
+    ``next_page_url``: the next comments page, where the "next thread" link of the page's
+    last thread goes ("" on the last page: no link).
     """
     # The active language's templates, their _("…") translated once (site_config.jinja2).
     page = Page(engines[ENGINE].env.localized())
