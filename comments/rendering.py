@@ -460,7 +460,9 @@ def render_thread(
         for name in ("edit", "withdraw", "report", "react", "profile")
     )
     reaction_label = reactions.label()
-    count_marker, pressed_marker = reactions.count_marker, reactions.pressed_marker
+    # The keyed holes' markers around the pk, as the URLs above: an f-string each.
+    count_hole = reactions.count_marker(article_id, 987654321).split("987654321")
+    pressed_hole = reactions.pressed_marker(article_id, 987654321).split("987654321")
     # ``page_query`` keeps the comments page and sort, so the reply form (without
     # JavaScript) opens on the page that shows the comment answered.
     reply_prefix = (
@@ -528,8 +530,8 @@ def render_thread(
                 answerable and not own,  # can_react: public, someone else's
                 f"{react[0]}{pk}{react[1]}",
                 reaction_label,
-                Markup(count_marker(article_id, pk)),
-                Markup(pressed_marker(article_id, pk)),
+                Markup(f"{count_hole[0]}{pk}{count_hole[1]}"),
+                Markup(f"{pressed_hole[0]}{pk}{pressed_hole[1]}"),
                 names.get(parent_id, "") if parent_id else "",  # parent_author
                 root_id if parent_id else None,  # root_id: replies only
                 next_thread,  # next_thread_url
