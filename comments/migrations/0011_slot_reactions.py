@@ -1,8 +1,0 @@
-# A migration slot for one part of issue 14 (removed at the end if left empty).
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("comments", "0010_slot_accounts")]
-
-    operations = []
