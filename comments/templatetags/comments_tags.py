@@ -117,9 +117,7 @@ def comments_section(context, article):
         "user": request.user,
         # Signed in as…, or the sign-in and sign-up links (and whether the form needs
         # an account): the same for every anonymous reader of this comments page.
-        "account": accounts.section_context(
-            request, next_url=f"{article_url}{page_query}#respond"
-        ),
+        "account": accounts.section_context(request, next_url=f"{article_url}{page_query}#respond"),
         # Not "csrf_token": inclusion tags overwrite that name with the page's own token.
         "form_csrf_token": csrf_token,
         # "New since your last visit": a signed-in reader's view is recorded here (one
