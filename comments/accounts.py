@@ -26,6 +26,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.account.signals import user_signed_up
 from allauth.core import context as allauth_context
+from allauth.core.internal import ratelimit as allauth_ratelimit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -39,6 +40,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from articles.models import Article
+from comments.cachefailures import log_cache_failure
 from comments.conf import conf
 from comments.forms import normalize_display_name
 from comments.models import Comment, ReaderProfile
@@ -290,10 +292,43 @@ def _signed_up(sender, request, user, **kwargs):
     create_profile(user)  # made by the adapter already; any other way in gets one too
 
 
+class FailOpenCache:
+    """The cache as allauth's rate limits see it: when the cache is down, the limits are
+    not enforced (logged once a minute) instead of every sign-in failing with a 500.
+    Failed sign-ins stay throttled meanwhile by django-axes, which counts in the
+    database."""
+
+    def __init__(self, cache):
+        self._cache = cache
+
+    def _call(self, name, fallback, *args, **kwargs):
+        try:
+            return getattr(self._cache, name)(*args, **kwargs)
+        except Exception:
+            log_cache_failure("reader sign-in rate limits are not enforced")
+            return fallback
+
+    def add(self, *args, **kwargs):
+        return self._call("add", True, *args, **kwargs)  # the lock: taken
+
+    def get(self, key, default=None, *args, **kwargs):
+        return self._call("get", default, key, default, *args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        return self._call("set", None, *args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        return self._call("delete", False, *args, **kwargs)
+
+
 def connect():
     """Connect the receivers (``CommentsConfig.ready``)."""
     pre_save.connect(_never_staff, sender=get_user_model(), dispatch_uid="reader-never-staff")
     user_signed_up.connect(_signed_up, dispatch_uid="reader-profile-on-signup")
+    # allauth's rate limits read the cache through this module attribute (pinned
+    # version: requirements/run.txt); a dead cache must not make sign-in a 500.
+    if not isinstance(allauth_ratelimit.cache, FailOpenCache):
+        allauth_ratelimit.cache = FailOpenCache(allauth_ratelimit.cache)
 
 
 class PersonalPagesMiddleware:

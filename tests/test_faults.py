@@ -212,3 +212,20 @@ def test_healthz_answers_without_the_database():
         response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.content == b"ok\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("dead_cache")
+def test_reader_sign_in_and_sign_up_work_without_the_cache(client, caplog):
+    """allauth's rate limits live in the cache: with it down they are skipped (logged),
+    and the pages answer as usual instead of a 500 (axes still counts failed sign-ins
+    in the database)."""
+    caplog.set_level(logging.WARNING, logger="threadpress")
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"login": "nobody@example.com", "password": "x"})
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["form"].errors
+    response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    assert response.status_code == 302
+    messages = [record.getMessage() for record in cache_warnings(caplog)]
+    assert sum("rate limits" in message for message in messages) == 1, messages
