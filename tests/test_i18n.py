@@ -153,6 +153,7 @@ def visible_texts(response):
 SAME_IN_BOTH = {
     "threadpress", "threadpress (Atom)", "RSS", "Atom", "Sitemap", "English", "Deutsch",
     "Name", "Website",
+    "Esc",  # the key's label on German keyboards too
 }  # fmt: skip
 
 
