@@ -5,6 +5,7 @@ follows posting, moderation, edits and imports (comments.commenters)."""
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client
@@ -77,6 +78,8 @@ def test_one_person_in_any_spelling_is_one_commenter(article, comment_data):
 
 def test_a_logged_in_poster_gives_their_commenter_the_account(article, comment_data):
     user = UserFactory(email="ada@example.org")
+    # A reader account posts once its address is verified (comments.accounts).
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     client = Client()
     client.force_login(user)
     comment = post(article, comment_data(), client=client)
