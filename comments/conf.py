@@ -41,6 +41,11 @@ DEFAULTS = {
     "COMMENTS_ANONYMOUS_REACTIONS": False,
     "COMMENTS_REACTION_COUNTS_SECONDS": 10,
     "COMMENTS_REACTION_SORT_SECONDS": 60,
+    # Following a discussion (comments.follows): how long a confirmation link works.
+    "COMMENTS_FOLLOW_CONFIRM_DAYS": 7,
+    # A reader's own data (comments.privacy): IP addresses and user agents older than this
+    # many days are cleared by ``manage.py clear_old_ips`` (0: kept).
+    "COMMENTS_IP_RETENTION_DAYS": 90,
 }
 
 
