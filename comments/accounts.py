@@ -341,6 +341,10 @@ class PersonalPagesMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        if getattr(response, "same_for_everyone", False):
+            # Public by design (comments.live): asking who the reader is would read the
+            # session and add ``Vary: Cookie``, and no HTTP cache could share it.
+            return response
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             patch_cache_control(response, private=True)

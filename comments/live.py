@@ -1,0 +1,125 @@
+"""Live updates without websockets: an article page polls a tiny version endpoint and,
+when something new is approved, fetches the new comments as HTML (comments/live.js).
+
+Both answers are public and the same for every reader (no session, no cookie, nothing
+personal), so an HTTP cache in front may keep them for a few seconds: 2,000 readers
+polling an article every 15 seconds cost the server at most one query per
+``FRESH_SECONDS`` behind such a cache, and one indexed query per poll without one.
+"""
+
+import datetime
+
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from articles.models import Article
+from comments import reactions
+from comments.conf import conf
+from comments.models import Comment
+from comments.rendering import render_thread
+from comments.threads import NODE_FIELDS
+from comments.tree import Node
+
+FRESH_SECONDS = 5  # how long an HTTP cache may keep an answer (Cache-Control max-age)
+MAX_NEW = 50  # new comments in one fragment; more: the reader reloads the page
+
+
+def discussion_state(pk):
+    """``(version, approved count, newest approved comment's time or None)`` of the
+    public article ``pk``, or None (unknown or not public): one query on the article's
+    primary key and the comments' (article, status, …) index."""
+    row = (
+        Article.objects.published()
+        .filter(pk=pk)
+        .annotate(
+            approved=Count("comments", filter=Q(comments__status=Comment.Status.APPROVED)),
+            newest=Max("comments__created_at", filter=Q(comments__status=Comment.Status.APPROVED)),
+        )
+        .values_list("comments_version", "approved", "newest")
+        .first()
+    )
+    return row
+
+
+def _public(response):
+    """The same answer for every reader, whoever asks: HTTP caches may keep it a few
+    seconds, and ``comments.accounts.PersonalPagesMiddleware`` leaves the session alone."""
+    response["Cache-Control"] = f"public, max-age={FRESH_SECONDS}"
+    response.same_for_everyone = True
+    return response
+
+
+@csrf_exempt  # read-only; no CSRF cookie or token read
+@require_GET
+def version(request, pk):
+    """``{"version", "count", "newest"}`` of article ``pk``'s public discussion, with a
+    strong ETag (a matching ``If-None-Match`` gets 304)."""
+    state = discussion_state(pk)
+    if state is None:
+        raise Http404
+    number, count, newest = state
+    etag = f'"live-{pk}-{number}-{count}"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = JsonResponse(
+            {
+                "version": number,
+                "count": count,
+                "newest": int(newest.timestamp()) if newest else None,
+            }
+        )
+    response["ETag"] = etag
+    return _public(response)
+
+
+def new_nodes(article, since):
+    """The comments of ``article`` approved after ``since`` (posted, or approved by a
+    moderator, after it), oldest first, at most ``MAX_NEW``: one query."""
+    rows = (
+        Comment.objects.approved()
+        .filter(article=article)
+        .filter(Q(created_at__gt=since) | Q(moderated_at__gt=since))
+        .order_by("created_at", "pk")
+        .values_list(*NODE_FIELDS)[:MAX_NEW]
+    )
+    nodes = []
+    for row in rows:
+        node = Node(*row)
+        node.visible = node.shown = True
+        node.depth = min(node.level + 1, conf.MAX_DEPTH)
+        nodes.append(node)
+    return nodes
+
+
+@csrf_exempt  # read-only; no CSRF cookie or token read
+@require_GET
+def new_comments(request, pk):
+    """The comments of article ``pk`` approved after ``?since=`` (Unix seconds), each as
+    the thread shows it (comments/comment.html in its ``<li id="comment-N">``), in a
+    list whose items name their parent (``data-parent``); ``data-until`` is the
+    ``since`` of the next request. Public like ``version``; a reaction count starts at 0.
+    """
+    article = Article.objects.published().filter(pk=pk).only("pk", "slug", "author_id").first()
+    if article is None:
+        raise Http404
+    try:
+        since = datetime.datetime.fromtimestamp(int(request.GET.get("since", "")), datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        return _public(HttpResponse(status=400))
+    until = int(timezone.now().timestamp())
+    nodes = new_nodes(article, since)
+    url = article.get_absolute_url()
+    items = []
+    for node in nodes:
+        html = render_thread([node], article_url=url, article_id=article.pk)
+        html = html.replace(reactions.count_marker(article.pk, node.pk), "0")
+        html = html.replace(reactions.pressed_marker(article.pk, node.pk), "false")
+        items.append((node, html))
+    # No request in the context: nothing of the reader's (session, CSRF) may enter it.
+    html = render_to_string("comments/live_new.html", {"items": items, "until": until})
+    return _public(HttpResponse(html))
