@@ -1,6 +1,6 @@
 from django.urls import path
 
-from comments import feeds, live, views
+from comments import feeds, live, privacy_views, views
 
 app_name = "comments"
 
@@ -24,4 +24,7 @@ urlpatterns = [
     path("sort/<slug:slug>/", views.choose_sort, name="sort"),
     path("readers/<int:pk>/", views.profile, name="profile"),
     path("readers/settings/", views.account_settings, name="account"),
+    path("readers/data/", privacy_views.your_data, name="privacy"),
+    path("readers/data/download/", privacy_views.download, name="privacy-download"),
+    path("readers/data/export/<str:token>/", privacy_views.export, name="privacy-export"),
 ]
