@@ -15,6 +15,7 @@ from comments.models import (
     MAX_NAME_LENGTH,
     Comment,
     CommentReport,
+    Follow,
     http_url_validator,
 )
 from comments.text import count_links, strip_control_characters
@@ -388,3 +389,40 @@ def _required_display_name(value):
     if not name:
         raise forms.ValidationError(_("Please choose a display name."), code="required")
     return name
+
+
+class FollowForm(forms.Form):
+    """Follow an article's discussion: what (all comments, replies to me) and when
+    (instantly, a daily digest); the address for a reader who is not signed in."""
+
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        error_messages={
+            "required": _("Please enter your email address."),
+            "invalid": _("Enter a valid email address, like name@example.com."),
+        },
+    )
+    scope = forms.ChoiceField(
+        label=_("Follow"), choices=Follow.Scope, initial=Follow.Scope.ALL, widget=forms.RadioSelect
+    )
+    delivery = forms.ChoiceField(
+        label=_("Email me"),
+        choices=Follow.Delivery,
+        initial=Follow.Delivery.INSTANT,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user if user is not None and user.is_authenticated else None
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+        if self.user is not None:
+            # A signed-in reader follows with their account's address.
+            del self.fields["email"]
+
+    def clean(self):
+        data = super().clean()
+        if self.user is not None:
+            data["email"] = self.user.email
+        return data

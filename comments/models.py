@@ -778,3 +778,81 @@ class ArticleVisit(models.Model):
 
     def __str__(self):
         return f"Visit of {self.article_id} by {self.user_id}"
+
+
+class FollowQuerySet(models.QuerySet):
+    def confirmed(self):
+        """Follows whose address was confirmed (double opt-in) or belongs to an account."""
+        return self.filter(confirmed_at__isnull=False)
+
+
+class Follow(models.Model):
+    """One reader following one article's discussion (``comments.follows``): all its
+    new comments or only the replies to them, instantly or in a daily digest. An
+    anonymous reader's follow waits for the confirmation of its address."""
+
+    class Scope(models.TextChoices):
+        ALL = "all", _("All new comments")
+        REPLIES = "replies", _("Only replies to me")
+
+    class Delivery(models.TextChoices):
+        INSTANT = "instant", _("Instantly")
+        DAILY = "daily", _("Daily digest")
+
+    article = models.ForeignKey(
+        "articles.Article", verbose_name=_("article"), on_delete=models.CASCADE, related_name="+"
+    )
+    email = models.EmailField(_("email address"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reader"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    scope = models.CharField(_("follows"), max_length=10, choices=Scope, default=Scope.ALL)
+    delivery = models.CharField(
+        _("delivery"), max_length=10, choices=Delivery, default=Delivery.INSTANT
+    )
+    created_at = models.DateTimeField(_("followed at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+
+    objects = FollowQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("follow")
+        verbose_name_plural = _("follows")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "email"], name="follow_once_per_address"),
+        ]
+
+    def __str__(self):
+        return f"{self.email} follows {self.article_id}"
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+
+class DigestSent(models.Model):
+    """A daily digest recorded before it is queued: one per follow and day, so a run of
+    ``send_digests`` interrupted and run again sends nothing twice."""
+
+    follow = models.ForeignKey(
+        Follow, verbose_name=_("follow"), on_delete=models.CASCADE, related_name="digests"
+    )
+    day = models.DateField(_("day"))
+    comment_count = models.PositiveIntegerField(_("comments"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("digest sent")
+        verbose_name_plural = _("digests sent")
+        constraints = [
+            models.UniqueConstraint(fields=["follow", "day"], name="digest_once_per_day"),
+        ]
+
+    def __str__(self):
+        return f"Digest {self.day} for follow {self.follow_id}"

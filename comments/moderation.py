@@ -74,7 +74,9 @@ def set_status(comments, status, *, by=None, reason=None, removal_reason="", rem
             transaction.on_commit(lambda: notifications.comments_removed(changed_ids), robust=True)
         if status == Status.APPROVED:
             newly_public = [row[0] for row in changing]
-            transaction.on_commit(lambda: notifications.reply_approved(newly_public), robust=True)
+            transaction.on_commit(
+                lambda: notifications.comments_published(newly_public), robust=True
+            )
         if status == Status.PENDING and reason:
             transaction.on_commit(lambda: notifications.comments_held(changed_ids), robust=True)
     return len(changing)
@@ -100,9 +102,8 @@ def record_new_comment(comment):
     """Bookkeeping for a comment just stored by posting with the rules' verdict (its
     save has invalidated the cached pages already, through ``comments.signals``)."""
     if comment.status == Status.APPROVED:
-        parent = comment.parent  # read under the tree lock by posting
-        if parent is not None and parent.notify_replies:
-            transaction.on_commit(lambda: notifications.reply_approved([comment.pk]), robust=True)
+        # Replies' notify_replies and the article's followers (comments.follows).
+        transaction.on_commit(lambda: notifications.comments_published([comment.pk]), robust=True)
     elif comment.status == Status.PENDING:
         transaction.on_commit(lambda: notifications.comments_held([comment.pk]), robust=True)
 

@@ -59,13 +59,13 @@ RETRY_DELAYS = (60, 300, 1800, 7200)  # seconds before each retry of a failed se
 
 
 @task()
-def send_email(subject, body, recipients, attempt=1):
+def send_email(subject, body, recipients, attempt=1, headers=None):
     """Send ``body`` to each recipient in a message of its own (no recipient sees the
-    others). A failing mail server is logged; on a backend that can defer tasks (the
-    database backend) the send is retried later, then the task fails (visible in the
-    tasks admin)."""
+    others), with extra ``headers`` if given (a follow's ``List-Unsubscribe``). A failing
+    mail server is logged; on a backend that can defer tasks (the database backend) the
+    send is retried later, then the task fails (visible in the tasks admin)."""
     from_email = settings.DEFAULT_FROM_EMAIL
-    messages = [EmailMessage(subject, body, from_email, [to]) for to in recipients]
+    messages = [EmailMessage(subject, body, from_email, [to], headers=headers) for to in recipients]
     try:
         get_connection().send_messages(messages)
     except Exception:
@@ -75,26 +75,30 @@ def send_email(subject, body, recipients, attempt=1):
             len(recipients),
             attempt,
         )
-        _retry_later(subject, body, recipients, attempt)
+        _retry_later(subject, body, recipients, attempt, headers)
         raise
 
 
-def _retry_later(subject, body, recipients, attempt):
+def _retry_later(subject, body, recipients, attempt, headers=None):
     if attempt > len(RETRY_DELAYS):
         return
     if not send_email.get_backend().supports_defer:
         return
     run_after = timezone.now() + timedelta(seconds=RETRY_DELAYS[attempt - 1])
     try:
-        send_email.using(run_after=run_after).enqueue(subject, body, recipients, attempt + 1)
+        extra = {"headers": headers} if headers else {}  # the task's arguments, as before
+        send_email.using(run_after=run_after).enqueue(
+            subject, body, recipients, attempt + 1, **extra
+        )
     except Exception:
         logger.exception("Could not schedule a retry of email %r", subject)
 
 
-def _enqueue(subject, body, recipients):
+def _enqueue(subject, body, recipients, headers=None):
     """Queue one email; never raise (posting and moderation must not fail because of it)."""
     try:
-        result = send_email.enqueue(subject, body, recipients)
+        extra = {"headers": headers} if headers else {}
+        result = send_email.enqueue(subject, body, recipients, **extra)
     except Exception:
         logger.exception("Could not enqueue email %r", subject)
         return None
@@ -163,6 +167,15 @@ def reply_approved(comment_ids):
         }
         body = render_to_string("comments/email/reply_notification.txt", context)
         _enqueue(subject, body, [parent.author_email])
+
+
+def comments_published(comment_ids):
+    """Comments just made public: the replies' ``notify_replies`` emails, then the
+    articles' followers' (``comments.follows``)."""
+    from comments import follows
+
+    reply_approved(comment_ids)
+    follows.comments_published(comment_ids)
 
 
 # --- the statement of reasons and appeals (comments.appeals) -------------------------

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -12,6 +13,7 @@ from articles.models import Article
 from comments import (
     accounts,
     appeals,
+    follows,
     notifications,
     posting,
     reactions,
@@ -24,10 +26,11 @@ from comments.forms import (
     AppealForm,
     CommentEditForm,
     CommentForm,
+    FollowForm,
     ProfileSettingsForm,
     ReportForm,
 )
-from comments.models import Comment
+from comments.models import Comment, Follow
 from comments.rules import CommentRefused
 from site_config.http import client_ip
 from site_config.pagination import ForgivingPaginator
@@ -410,3 +413,88 @@ def choose_sort(request, slug):
         secure=request.is_secure(),
     )
     return response
+
+
+# --- following a discussion (comments.follows) ---------------------------------------
+@require_http_methods(["GET", "HEAD", "POST"])
+def follow(request, slug):
+    """Follow an article's discussion: at once for a signed-in reader's verified address,
+    after a confirmation email otherwise (double opt-in)."""
+    article = Article.objects.published().filter(slug=slug).first()
+    if article is None:
+        raise Http404(_("No article found."))
+    form = FollowForm(request.POST or None, user=request.user)
+    context = {"article": article, "form": form}
+    if request.method != "POST" or not form.is_valid():
+        return render(
+            request, "comments/follow.html", context, status=400 if form.is_bound else 200
+        )
+    data = form.cleaned_data
+    followed = follows.request_follow(
+        article=article,
+        email=data["email"],
+        scope=data["scope"],
+        delivery=data["delivery"],
+        user=request.user,
+    )
+    if followed is None:
+        context.update(state="sent", email=data["email"])
+        return render(request, "comments/follow.html", context)
+    messages.success(request, _("You follow this discussion."))
+    return see_other(f"{article.get_absolute_url()}#respond")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def follow_confirm(request, token):
+    """The link of the confirmation email: a button to confirm (a link scanner's GET
+    confirms nothing), then the follow."""
+    follow_request = follows.read_confirm_token(token)
+    article = None
+    if follow_request is not None:
+        article = Article.objects.published().filter(pk=follow_request["article_id"]).first()
+    if article is None:
+        context = {"state": "invalid"}
+        return render(request, "comments/follow.html", context, status=400)
+    context = {"article": article, "state": "confirm", "email": follow_request["email"]}
+    if request.method == "POST":
+        follows.confirm(token)
+        context["state"] = "confirmed"
+    return render(request, "comments/follow.html", context)
+
+
+@csrf_exempt  # authenticated by the signed token; mail clients POST without a CSRF cookie
+@require_http_methods(["GET", "HEAD", "POST"])
+def follow_unsubscribe(request, token):
+    """One click from the email (GET) or a mail client's RFC 8058 one-click POST; a
+    second click finds nothing to stop and answers the same."""
+    article_id = follows.unsubscribe(token)
+    if article_id is None:
+        raise Http404(_("This unsubscribe link is not valid."))
+    article = Article.objects.filter(pk=article_id).first()
+    return render(request, "comments/follow_unsubscribed.html", {"article": article})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def follow_list(request):
+    """A signed-in reader's follows, each changed or stopped here."""
+    if request.method == "POST":
+        follow_id = request.POST.get("follow", "")
+        if request.POST.get("action") == "unfollow" and follow_id.isdigit():
+            if follows.unfollow(user=request.user, follow_id=int(follow_id)):
+                messages.success(request, _("You no longer follow that discussion."))
+        elif follow_id.isdigit():
+            follows.change(
+                user=request.user,
+                follow_id=int(follow_id),
+                scope=request.POST.get("scope", ""),
+                delivery=request.POST.get("delivery", ""),
+            )
+            messages.success(request, _("Your choice is saved."))
+        return see_other(reverse("comments:follows"))
+    context = {
+        "follows": follows.reader_follows(request.user),
+        "scopes": Follow.Scope.choices,
+        "deliveries": Follow.Delivery.choices,
+    }
+    return render(request, "comments/follows.html", context)

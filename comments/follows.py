@@ -1,0 +1,251 @@
+"""Following a discussion: a reader follows all new comments on an article, or only the
+replies to their own comments, delivered instantly or in a daily digest.
+
+A signed-in reader with a verified address follows at once. Anyone else follows by
+confirming their address (double opt-in): the confirmation link carries the whole
+request, signed, so nothing is stored about an address until its owner confirms.
+
+Every email about a follow carries a one-click unsubscribe (RFC 8058 ``List-Unsubscribe``
+and ``List-Unsubscribe-Post`` headers, and the same link in the text) and goes out
+through the task worker (``comments.notifications.send_email``). Unsubscribing is
+idempotent: a second click finds nothing left to remove and says so the same way.
+"""
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from comments.conf import conf
+from comments.models import Comment, Follow, normalize_email
+
+CONFIRM_SALT = "comments.follow.confirm"
+UNSUBSCRIBE_SALT = "comments.follow.unsubscribe"
+Scope = Follow.Scope
+Delivery = Follow.Delivery
+
+
+def _absolute(path):
+    return settings.SITE_URL + path
+
+
+# --- tokens ---------------------------------------------------------------------------
+def confirm_token(*, article, email, scope, delivery):
+    return signing.dumps(
+        {"a": article.pk, "e": normalize_email(email), "s": scope, "d": delivery},
+        salt=CONFIRM_SALT,
+    )
+
+
+def read_confirm_token(token):
+    """The follow request a confirmation token stands for, or None when it is forged,
+    expired (``COMMENTS_FOLLOW_CONFIRM_DAYS``) or names an unknown choice."""
+    try:
+        data = signing.loads(token, salt=CONFIRM_SALT, max_age=conf.FOLLOW_CONFIRM_DAYS * 24 * 3600)
+        request = {"article_id": int(data["a"]), "email": str(data["e"])}
+        request["scope"], request["delivery"] = Scope(data["s"]), Delivery(data["d"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    return request
+
+
+def unsubscribe_token(follow):
+    return signing.dumps({"f": follow.pk, "a": follow.article_id}, salt=UNSUBSCRIBE_SALT)
+
+
+def read_unsubscribe_token(token):
+    """``(follow id, article id)`` of a token, or None when it is forged. It never
+    expires: an old email's link must still stop the emails."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        return int(data["f"]), int(data["a"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def unsubscribe_url(follow):
+    return _absolute(reverse("comments:follow-unsubscribe", args=[unsubscribe_token(follow)]))
+
+
+def unsubscribe_headers(url):
+    """RFC 8058: a mail client's one-click unsubscribe POSTs to ``url``."""
+    return {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+# --- following and unfollowing --------------------------------------------------------
+def request_follow(*, article, email, scope, delivery, user=None):
+    """Follow ``article`` for ``email``; return the follow when it is in place, or None
+    when a confirmation email went out instead (the address is not a signed-in reader's
+    verified one)."""
+    from comments.accounts import has_verified_email
+
+    email = normalize_email(email)
+    if (
+        user is not None
+        and user.is_authenticated
+        and normalize_email(user.email) == email
+        and has_verified_email(user)
+    ):
+        return save_follow(article=article, email=email, scope=scope, delivery=delivery, user=user)
+    token = confirm_token(article=article, email=email, scope=scope, delivery=delivery)
+    transaction.on_commit(lambda: _send_confirmation(article, email, token), robust=True)
+    return None
+
+
+def save_follow(*, article, email, scope, delivery, user=None):
+    """Create or update the follow of ``email`` on ``article``, confirmed now."""
+    defaults = {"scope": scope, "delivery": delivery}
+    if user is not None:
+        defaults["user"] = user
+    email = normalize_email(email)
+    try:
+        with transaction.atomic():
+            follow, created = Follow.objects.get_or_create(
+                article=article,
+                email=email,
+                defaults={**defaults, "confirmed_at": timezone.now()},
+            )
+    except IntegrityError:  # a concurrent confirmation of the same address won the race
+        follow, created = Follow.objects.get(article=article, email=email), False
+    if not created:
+        for name, value in defaults.items():
+            setattr(follow, name, value)
+        follow.confirmed_at = follow.confirmed_at or timezone.now()
+        follow.save(update_fields=[*defaults, "confirmed_at"])
+    return follow
+
+
+def confirm(token):
+    """Put the follow a confirmation token asks for in place; None when the token is
+    refused or its article is no longer published."""
+    from articles.models import Article
+
+    request = read_confirm_token(token)
+    if request is None:
+        return None
+    article = Article.objects.published().filter(pk=request.pop("article_id")).first()
+    if article is None:
+        return None
+    return save_follow(article=article, **request)
+
+
+def unsubscribe(token):
+    """Stop the follow a token names. Returns the article id (None for a forged token);
+    unsubscribing twice is fine."""
+    ids = read_unsubscribe_token(token)
+    if ids is None:
+        return None
+    follow_id, article_id = ids
+    Follow.objects.filter(pk=follow_id, article_id=article_id).delete()
+    return article_id
+
+
+def unfollow(*, user, follow_id):
+    """A signed-in reader stops one of their own follows."""
+    return reader_follows(user).filter(pk=follow_id).delete()[0] > 0
+
+
+# --- emails ---------------------------------------------------------------------------
+def _send_confirmation(article, email, token):
+    from comments import notifications
+
+    context = {
+        "article": article,
+        "article_url": _absolute(article.get_absolute_url()),
+        "confirm_url": _absolute(reverse("comments:follow-confirm", args=[token])),
+        "days": conf.FOLLOW_CONFIRM_DAYS,
+    }
+    subject = _("[%(site)s] Confirm that you want to follow “%(title)s”") % {
+        "site": settings.SITE_NAME,
+        "title": article.title,
+    }
+    body = render_to_string("comments/email/follow_confirm.txt", context)
+    notifications._enqueue(subject, body, [email])
+
+
+def comments_published(comment_ids):
+    """Email the instant followers of each newly public comment's article: followers of
+    all comments, and followers of replies whose comment it answers. Never its author,
+    nobody of an unpublished article, and nobody ``notify_replies`` already tells."""
+    from articles.models import Article
+
+    comments = list(
+        Comment.objects.filter(
+            pk__in=comment_ids,
+            status=Comment.Status.APPROVED,
+            article__in=Article.objects.published(),
+        ).select_related("article", "parent")
+    )
+    if not comments:
+        return
+    follows = Follow.objects.confirmed().filter(
+        article__in={c.article_id for c in comments}, delivery=Delivery.INSTANT
+    )
+    by_article = {}
+    for follow in follows:
+        by_article.setdefault(follow.article_id, []).append(follow)
+    for comment in comments:
+        parent = comment.parent
+        parent_email = normalize_email(parent.author_email) if parent else ""
+        if parent is not None and parent.status != Comment.Status.APPROVED:
+            parent_email = ""
+        for follow in by_article.get(comment.article_id, ()):
+            if follow.email == normalize_email(comment.author_email):
+                continue
+            is_reply = bool(parent_email) and follow.email == parent_email
+            if follow.scope == Scope.REPLIES and not is_reply:
+                continue
+            if is_reply and parent.notify_replies:
+                continue  # reply_approved tells them already
+            _send_new_comment(follow, comment, is_reply=is_reply)
+
+
+def _send_new_comment(follow, comment, *, is_reply):
+    from comments import notifications
+
+    url = unsubscribe_url(follow)
+    context = {
+        "comment": comment,
+        "text": notifications.excerpt(comment.body, 1000),
+        "article": comment.article,
+        "comment_url": _absolute(comment.get_absolute_url()),
+        "is_reply": is_reply,
+        "follow": follow,
+        "unsubscribe_url": url,
+        "manage_url": _absolute(reverse("comments:follows")),
+    }
+    if is_reply:
+        subject = _("[%(site)s] New reply to your comment on “%(title)s”")
+    else:
+        subject = _("[%(site)s] New comment on “%(title)s”")
+    subject %= {"site": settings.SITE_NAME, "title": comment.article.title}
+    body = render_to_string("comments/email/follow_comment.txt", context)
+    notifications._enqueue(subject, body, [follow.email], headers=unsubscribe_headers(url))
+
+
+# --- a signed-in reader's page --------------------------------------------------------
+def reader_follows(user):
+    """The follows of a signed-in reader: made while signed in, or confirmed by email
+    for their account's address once it is verified."""
+    from django.db.models import Q
+
+    from comments.accounts import has_verified_email
+
+    mine = Q(user=user)
+    if user.email and has_verified_email(user):
+        mine |= Q(email=normalize_email(user.email))
+    return Follow.objects.filter(mine).select_related("article").order_by("-created_at")
+
+
+def change(*, user, follow_id, scope, delivery):
+    """Change what and when one of a reader's follows sends; unknown choices change
+    nothing."""
+    if scope not in Scope.values or delivery not in Delivery.values:
+        return False
+    return reader_follows(user).filter(pk=follow_id).update(scope=scope, delivery=delivery) > 0
