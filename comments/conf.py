@@ -41,6 +41,9 @@ DEFAULTS = {
     "COMMENTS_ANONYMOUS_REACTIONS": False,
     "COMMENTS_REACTION_COUNTS_SECONDS": 10,
     "COMMENTS_REACTION_SORT_SECONDS": 60,
+    # Live updates (comments.live, comments/live.js): the article page asks every this
+    # many seconds whether new comments were approved (doubling on a quiet article).
+    "COMMENTS_LIVE_POLL_SECONDS": 15,
     # Following a discussion (comments.follows): how long a confirmation link works.
     "COMMENTS_FOLLOW_CONFIRM_DAYS": 7,
     # A reader's own data (comments.privacy): IP addresses and user agents older than this

@@ -9,6 +9,7 @@ from django.utils.translation import gettext, ngettext
 
 from comments import accounts, posting, session, threads, visits
 from comments.article_pages import TIMESTAMP_HOLE
+from comments.conf import conf
 from comments.forms import CommentForm
 from comments.models import Comment
 from site_config import pagecache
@@ -125,4 +126,6 @@ def comments_section(context, article):
         # whose browser keeps its own (comments.visits).
         "previous_visit": visits.previous_visit(request, article),
         "visit_gap": int(visits.VISIT_GAP.total_seconds()),
+        # Live updates (comments.live): how often the page asks for new comments.
+        "live_poll_seconds": conf.LIVE_POLL_SECONDS,
     }
