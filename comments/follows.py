@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from comments.conf import conf
-from comments.models import Comment, Follow, normalize_email
+from comments.models import Comment, DigestSent, Follow, normalize_email
 
 CONFIRM_SALT = "comments.follow.confirm"
 UNSUBSCRIBE_SALT = "comments.follow.unsubscribe"
@@ -52,22 +52,27 @@ def read_confirm_token(token):
     return request
 
 
-def unsubscribe_token(follow):
-    return signing.dumps({"f": follow.pk, "a": follow.article_id}, salt=UNSUBSCRIBE_SALT)
+def unsubscribe_token(follows):
+    """A token that stops ``follows`` (one follow, or a digest's several)."""
+    follows = [follows] if isinstance(follows, Follow) else list(follows)
+    return signing.dumps(
+        {"f": [f.pk for f in follows], "a": sorted({f.article_id for f in follows})},
+        salt=UNSUBSCRIBE_SALT,
+    )
 
 
 def read_unsubscribe_token(token):
-    """``(follow id, article id)`` of a token, or None when it is forged. It never
+    """``(follow ids, article ids)`` of a token, or None when it is forged. It never
     expires: an old email's link must still stop the emails."""
     try:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-        return int(data["f"]), int(data["a"])
+        return [int(pk) for pk in data["f"]], [int(pk) for pk in data["a"]]
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
 
 
-def unsubscribe_url(follow):
-    return _absolute(reverse("comments:follow-unsubscribe", args=[unsubscribe_token(follow)]))
+def unsubscribe_url(follows):
+    return _absolute(reverse("comments:follow-unsubscribe", args=[unsubscribe_token(follows)]))
 
 
 def unsubscribe_headers(url):
@@ -136,14 +141,14 @@ def confirm(token):
 
 
 def unsubscribe(token):
-    """Stop the follow a token names. Returns the article id (None for a forged token);
-    unsubscribing twice is fine."""
+    """Stop the follows a token names. Returns their article ids (None for a forged
+    token); unsubscribing twice is fine."""
     ids = read_unsubscribe_token(token)
     if ids is None:
         return None
-    follow_id, article_id = ids
-    Follow.objects.filter(pk=follow_id, article_id=article_id).delete()
-    return article_id
+    follow_ids, article_ids = ids
+    Follow.objects.filter(pk__in=follow_ids, article_id__in=article_ids).delete()
+    return article_ids
 
 
 def unfollow(*, user, follow_id):
@@ -249,3 +254,106 @@ def change(*, user, follow_id, scope, delivery):
     if scope not in Scope.values or delivery not in Delivery.values:
         return False
     return reader_follows(user).filter(pk=follow_id).update(scope=scope, delivery=delivery) > 0
+
+
+# --- daily digests --------------------------------------------------------------------
+def _digest_comments(follow, *, since, until):
+    """The approved comments a digest lists for ``follow``: made public in
+    ``[since, until)`` (posted, or approved by a moderator, then), not the follower's
+    own, and only the replies to their comments when they follow replies."""
+    from django.db.models import Q
+
+    window = Q(created_at__gte=since, created_at__lt=until) | Q(
+        moderated_at__gte=since, moderated_at__lt=until
+    )
+    comments = (
+        Comment.objects.approved()
+        .filter(window, article_id=follow.article_id)
+        .exclude(author_email__iexact=follow.email)
+        .order_by("created_at")
+    )
+    if follow.scope == Scope.REPLIES:
+        comments = comments.filter(
+            parent__author_email__iexact=follow.email, parent__status=Comment.Status.APPROVED
+        )
+    return list(comments)
+
+
+def send_digests(*, now=None):
+    """Queue today's daily digests: one email per address listing each followed
+    (published) article's new comments since its last digest. Each follow's digest is
+    recorded (``DigestSent``, one per follow and day) in the same transaction that queues
+    the email, so a run interrupted and run again sends nothing twice. Returns the number
+    of emails queued."""
+    from articles.models import Article
+
+    now = now or timezone.now()
+    day = timezone.localdate(now)
+    daily = (
+        Follow.objects.confirmed()
+        .filter(delivery=Delivery.DAILY, article__in=Article.objects.published())
+        .exclude(digests__day=day)
+        .select_related("article")
+        .order_by("email", "article__title")
+    )
+    by_email = {}
+    for follow in daily:
+        by_email.setdefault(follow.email, []).append(follow)
+    sent = 0
+    for email, follows in by_email.items():
+        if _send_digest(email, follows, now=now, day=day):
+            sent += 1
+    return sent
+
+
+def _send_digest(email, follows, *, now, day):
+    from comments import notifications
+
+    sections = []
+    for follow in follows:
+        last = follow.digests.order_by("-sent_at").values_list("sent_at", flat=True).first()
+        since = max(d for d in (last, follow.confirmed_at) if d is not None)
+        comments = _digest_comments(follow, since=since, until=now)
+        if comments:
+            sections.append((follow, comments))
+    if not sections:
+        return False
+    with transaction.atomic():
+        for follow, comments in sections:
+            _digest, created = DigestSent.objects.get_or_create(
+                follow=follow, day=day, defaults={"comment_count": len(comments), "sent_at": now}
+            )
+            if not created:  # another run recorded it since: theirs to send
+                transaction.set_rollback(True)
+                return False
+        url = unsubscribe_url([follow for follow, _comments in sections])
+        context = {
+            "articles": [
+                {
+                    "article": follow.article,
+                    "url": _absolute(follow.article.get_absolute_url()),
+                    "comments": [
+                        {
+                            "comment": comment,
+                            "text": notifications.excerpt(comment.body, 300),
+                            "url": _absolute(comment.get_absolute_url()),
+                        }
+                        for comment in comments
+                    ],
+                }
+                for follow, comments in sections
+            ],
+            "count": sum(len(comments) for _follow, comments in sections),
+            "day": day,
+            "unsubscribe_url": url,
+            "manage_url": _absolute(reverse("comments:follows")),
+            "has_account": any(follow.user_id for follow, _comments in sections),
+        }
+        subject = _("[%(site)s] Your daily digest of followed discussions") % {
+            "site": settings.SITE_NAME
+        }
+        body = render_to_string("comments/email/digest.txt", context)
+        # Queued in the transaction that records it: with the database task backend
+        # both are stored or neither is.
+        notifications._enqueue(subject, body, [email], headers=unsubscribe_headers(url))
+    return True

@@ -467,11 +467,11 @@ def follow_confirm(request, token):
 def follow_unsubscribe(request, token):
     """One click from the email (GET) or a mail client's RFC 8058 one-click POST; a
     second click finds nothing to stop and answers the same."""
-    article_id = follows.unsubscribe(token)
-    if article_id is None:
+    article_ids = follows.unsubscribe(token)
+    if article_ids is None:
         raise Http404(_("This unsubscribe link is not valid."))
-    article = Article.objects.filter(pk=article_id).first()
-    return render(request, "comments/follow_unsubscribed.html", {"article": article})
+    articles = Article.objects.filter(pk__in=article_ids).order_by("title")
+    return render(request, "comments/follow_unsubscribed.html", {"articles": articles})
 
 
 @login_required
