@@ -1045,5 +1045,10 @@ class CommentReportAdmin(admin.ModelAdmin):
 
 
 # The rest of the desk, registered with the admin site when this module is imported:
-# commenters and sanctions, the word lists, appeals.
-from comments import admin_appeals, admin_commenters, admin_wordlists  # noqa: E402, F401
+# commenters and sanctions, the word lists, appeals, erasure requests (read-only).
+from comments import (  # noqa: E402, F401
+    admin_appeals,
+    admin_commenters,
+    admin_privacy,
+    admin_wordlists,
+)

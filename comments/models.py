@@ -856,3 +856,46 @@ class DigestSent(models.Model):
 
     def __str__(self):
         return f"Digest {self.day} for follow {self.follow_id}"
+
+
+class ErasureRequest(models.Model):
+    """A reader's confirmed request to erase their data (``comments.privacy``): carried
+    out by ``manage.py run_erasures`` once ``execute_after`` (a grace period) has passed,
+    unless cancelled. Once done, the address is blanked: moderators see that an erasure
+    happened and how many rows it changed, not whose or what."""
+
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    execute_after = models.DateTimeField(_("carried out after"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    comments_erased = models.PositiveIntegerField(_("comments erased"), default=0)
+    rows_cleared = models.PositiveIntegerField(
+        _("other rows cleared"),
+        default=0,
+        help_text=_("Reports, reactions, follows, revisions, log entries and records changed."),
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
+        indexes = [
+            models.Index(fields=["completed_at", "execute_after"], name="erasure_due_idx"),
+        ]
+
+    def __str__(self):
+        return f"Erasure request {self.pk}"
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)

@@ -1,5 +1,5 @@
 """A reader's own data (docs/privacy.md): how long the network addresses we store are
-kept, and what a reader downloads about themselves.
+kept, what a reader downloads about themselves, and how their data is erased.
 
 Retention.
 
@@ -39,6 +39,18 @@ from comments.models import (
 # How long the links a reader is emailed (download, erase) work.
 LINK_MAX_AGE = timedelta(days=1)
 EXPORT_SALT = "comments.privacy.export"
+ERASE_SALT = "comments.privacy.erase"
+CANCEL_SALT = "comments.privacy.erasure"
+# The time between a confirmed erasure and its execution, during which it can be cancelled.
+GRACE_PERIOD = timedelta(hours=24)
+# An erased comment: removed, with this in ``removal_reason`` (not a moderator's
+# ``RemovalReason``: the placeholder says "Comment deleted by its author.") and this
+# English data in ``moderation_reason``.
+ERASED = "erased"
+ERASED_REASON = "erased at its author's request"
+ERASED_TEXT = "[erased]"
+# A name shorter than this is not searched for in other rows' text (it would match words).
+MIN_NAME_LENGTH = 3
 
 
 @dataclass(frozen=True)
@@ -364,3 +376,351 @@ def request_export_link(email):
     subject = _("[%(site)s] Your data") % {"site": settings.SITE_NAME}
     notifications._enqueue(subject, body, [normalize_email(email)])
     return True
+
+
+# --- Erasure ---------------------------------------------------------------------------
+
+
+def erase_token(email, user=None):
+    return make_token(
+        {"e": normalize_email(email), "u": user.pk if user is not None else None},
+        salt=ERASE_SALT,
+    )
+
+
+def read_erase_token(token):
+    """``(email, user id or None)`` of a genuine erasure link."""
+    data = read_token(token, salt=ERASE_SALT)
+    try:
+        return data["e"], data["u"]
+    except (KeyError, TypeError) as error:
+        raise LinkInvalid from error
+
+
+def cancel_token(erasure):
+    return make_token({"r": erasure.pk}, salt=CANCEL_SALT)
+
+
+def erasure_for_cancel_token(token):
+    from comments.models import ErasureRequest
+
+    # Valid through the grace period and a day after, to see that it was carried out.
+    data = read_token(token, salt=CANCEL_SALT, max_age=GRACE_PERIOD + LINK_MAX_AGE)
+    try:
+        return ErasureRequest.objects.get(pk=data["r"])
+    except (KeyError, TypeError, ErasureRequest.DoesNotExist) as error:
+        raise LinkInvalid from error
+
+
+def _send(template, subject, email, context):
+    from django.conf import settings
+    from django.template.loader import render_to_string
+
+    from comments import notifications
+
+    context = {**context, "site": settings.SITE_NAME}
+    body = render_to_string(template, context)
+    notifications._enqueue(subject % {"site": settings.SITE_NAME}, body, [email])
+
+
+def _absolute(name, token):
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse(name, args=[token])
+
+
+def request_erasure_link(email, *, user=None):
+    """Email ``email`` the link that confirms an erasure, if anything is stored about it
+    (a signed-in reader always gets it). Nothing is erased until the link is followed
+    and the grace period has passed; the caller answers the same either way."""
+    from django.utils.translation import gettext as _
+
+    reader = Reader.for_user(user) if user is not None else Reader.for_email(email)
+    if user is None and not reader.has_data():
+        return False
+    context = {
+        "url": _absolute("comments:privacy-erase", erase_token(email, user)),
+        "hours": int(LINK_MAX_AGE.total_seconds() // 3600),
+        "grace_hours": int(GRACE_PERIOD.total_seconds() // 3600),
+    }
+    _send(
+        "comments/email/erasure_confirm.txt",
+        _("[%(site)s] Confirm the erasure of your data"),
+        normalize_email(email),
+        context,
+    )
+    return True
+
+
+def schedule_erasure(*, email, user_id=None, now=None):
+    """Confirm an erasure: it is carried out after ``GRACE_PERIOD`` unless cancelled.
+    Confirming again while one is waiting returns the waiting one. Emails the reader
+    the link to cancel it."""
+    from django.contrib.auth import get_user_model
+    from django.utils.translation import gettext as _
+
+    from comments.models import ErasureRequest
+
+    now = now or timezone.now()
+    email = normalize_email(email)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    with transaction.atomic():
+        waiting = ErasureRequest.objects.filter(
+            email=email, completed_at__isnull=True, cancelled_at__isnull=True
+        ).first()
+        if waiting is not None:
+            return waiting
+        erasure = ErasureRequest.objects.create(
+            email=email,
+            user=user,
+            requested_at=now,
+            confirmed_at=now,
+            execute_after=now + GRACE_PERIOD,
+        )
+    context = {
+        "url": _absolute("comments:privacy-erasure", cancel_token(erasure)),
+        "execute_after": erasure.execute_after,
+    }
+    transaction.on_commit(
+        lambda: _send(
+            "comments/email/erasure_scheduled.txt",
+            _("[%(site)s] Your data will be erased in 24 hours"),
+            email,
+            context,
+        )
+    )
+    return erasure
+
+
+def cancel_erasure(erasure, *, now=None):
+    """Cancel a waiting erasure; returns whether it was cancelled (one carried out or
+    cancelled already is left as it is)."""
+    from comments.models import ErasureRequest
+
+    changed = ErasureRequest.objects.filter(
+        pk=erasure.pk, completed_at__isnull=True, cancelled_at__isnull=True
+    ).update(cancelled_at=now or timezone.now())
+    erasure.refresh_from_db()
+    return bool(changed)
+
+
+def due_erasures(*, now=None):
+    from comments.models import ErasureRequest
+
+    return ErasureRequest.objects.filter(
+        confirmed_at__isnull=False,
+        cancelled_at__isnull=True,
+        completed_at__isnull=True,
+        execute_after__lte=now or timezone.now(),
+    ).order_by("execute_after", "pk")
+
+
+def run_erasures(*, now=None):
+    """Carry out every erasure whose grace period has passed; returns those done. Each
+    runs in its own transaction and is marked done in it, so a second run, or a run
+    after an interruption, does nothing twice."""
+    from comments.models import ErasureRequest
+
+    done = []
+    for pk in list(due_erasures(now=now).values_list("pk", flat=True)):
+        with transaction.atomic():
+            erasure = (
+                ErasureRequest.objects.select_for_update()
+                .filter(pk=pk, completed_at__isnull=True, cancelled_at__isnull=True)
+                .first()
+            )
+            if erasure is None:
+                continue
+            reader = _reader_to_erase(erasure)
+            if erasure.email not in reader.emails:
+                reader = Reader(reader.emails | {erasure.email}, reader.user)
+            comments, rows = erase(reader)
+            erasure.email = ""
+            erasure.user = None
+            erasure.completed_at = now or timezone.now()
+            erasure.comments_erased = comments
+            erasure.rows_cleared = rows
+            erasure.save()
+        done.append(erasure)
+    return done
+
+
+def _reader_to_erase(erasure):
+    """The reader of an erasure request: its account, or the reader account whose
+    verified address it is (whoever confirmed from that address owns the account),
+    or the address alone."""
+    user = erasure.user
+    if user is None and erasure.email:
+        address = (
+            EmailAddress.objects.filter(email__iexact=erasure.email, verified=True)
+            .select_related("user")
+            .first()
+        )
+        if address is not None and not address.user.is_staff:
+            user = address.user
+    return Reader.for_user(user) if user is not None else Reader.for_email(erasure.email)
+
+
+def _scrub(text, needles):
+    import re
+
+    for needle in needles:
+        text = re.sub(re.escape(needle), ERASED_TEXT, text, flags=re.IGNORECASE)
+    return text
+
+
+def _scrub_rows(queryset, fields, needles):
+    """Replace every spelling of ``needles`` in ``fields`` of ``queryset``'s rows;
+    returns how many rows changed."""
+    changed = set()
+    for field in fields:
+        condition = Q(pk__in=[])
+        for needle in needles:
+            condition |= Q(**{f"{field}__icontains": needle})
+        for pk, value in queryset.filter(condition).values_list("pk", field):
+            queryset.model.objects.filter(pk=pk).update(**{field: _scrub(value, needles)})
+            changed.add(pk)
+    return len(changed)
+
+
+def _text_fields(model):
+    from django.db import models
+
+    return [
+        field.name
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.CharField | models.TextField) and not field.choices
+    ]
+
+
+def erase(reader):
+    """Erase ``reader``'s data: their comments become "Comment deleted by its author."
+    placeholders (removed, in place, so the replies keep the thread's shape) with no
+    name, address, website, text, IP address or user agent; their earlier versions,
+    reactions and follows go; their reports and appeals lose the address, IP and words;
+    their commenter record is anonymised; every other row of the comments app and the
+    admin's log that holds their address (or, in the log and the rows about them, their
+    name) has it replaced by "[erased]"; an account is deleted. Sanctions keep their
+    target (a moderator's decision). Returns ``(comments erased, other rows changed)``.
+    Running it again changes nothing more."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import F
+
+    from comments import moderation, signals
+    from comments.models import Appeal, CommenterNote, ErasureRequest, Sanction
+
+    comments = list(
+        reader.comments().values_list("pk", "article_id", "author_name", "author_email")
+    )
+    comment_ids = [row[0] for row in comments]
+    commenter_ids = list(reader.commenters().values_list("pk", flat=True))
+    names = {row[2] for row in comments}
+    names.update(reader.commenters().values_list("name", flat=True))
+    if reader.user is not None:
+        names.update(
+            ReaderProfile.objects.filter(user=reader.user).values_list("display_name", flat=True)
+        )
+        names.add(reader.user.get_username())
+    names = {name.strip() for name in names if len(name.strip()) >= MIN_NAME_LENGTH}
+    emails = set(reader.emails) | {normalize_email(row[3]) for row in comments}
+    emails.discard("")
+    rows = 0
+
+    erased = Comment.objects.filter(pk__in=comment_ids).exclude(removal_reason=ERASED)
+    erased_count = erased.count()
+    moderation.set_status(
+        Comment.objects.filter(pk__in=comment_ids), Comment.Status.REMOVED, reason=ERASED_REASON
+    )
+    Comment.objects.filter(pk__in=comment_ids).update(
+        author_name="",
+        author_email="",
+        author_url="",
+        user=None,
+        body="",
+        body_html="",
+        ip_address=None,
+        user_agent="",
+        removal_reason=ERASED,
+        removal_note="",
+        moderation_reason=ERASED_REASON,
+        notify_replies=False,
+        featured_at=None,
+        featured_by=None,
+    )
+    rows += CommentRevision.objects.filter(comment_id__in=comment_ids).delete()[0]
+    rows += Appeal.objects.filter(comment_id__in=comment_ids).exclude(body="").update(body="")
+    # Their reactions go, and the counts they were part of with them.
+    for comment_id in reader.reactions().values_list("comment_id", flat=True):
+        Comment.objects.filter(pk=comment_id, reaction_count__gt=0).update(
+            reaction_count=F("reaction_count") - 1
+        )
+    rows += reader.reactions().delete()[0]
+    follows = reader.follows()
+    if follows is not None:
+        rows += follows.delete()[0]
+    rows += reader.reports().update(
+        reporter_email="", ip_address=None, network="", explanation="", user=None
+    )
+    # The commenter record keeps its counts (the desk's statistics), not who it was.
+    for pk in (
+        Commenter.objects.filter(pk__in=commenter_ids)
+        .exclude(email__endswith="@erased.invalid")
+        .values_list("pk", flat=True)
+    ):
+        rows += Commenter.objects.filter(pk=pk).update(
+            email=f"erased-{pk}@erased.invalid", name="", user=None
+        )
+    # The admin's history of their comments and record names them in object_repr.
+    comment_type = ContentType.objects.get_for_model(Comment)
+    commenter_type = ContentType.objects.get_for_model(Commenter)
+    for content_type, ids, label in (
+        (comment_type, comment_ids, "erased comment"),
+        (commenter_type, commenter_ids, "erased commenter"),
+    ):
+        for pk in ids:
+            rows += (
+                LogEntry.objects.filter(content_type=content_type, object_id=str(pk))
+                .exclude(object_repr=f"{label} {pk}")
+                .update(object_repr=f"{label} {pk}")
+            )
+    # Wherever else their address appears (and, in the log and the rows about them,
+    # their name), it is replaced.
+    skip = {Sanction, ErasureRequest}
+    for model in apps.get_app_config("comments").get_models():
+        if model in skip:
+            continue
+        rows += _scrub_rows(model.objects.all(), _text_fields(model), emails)
+    rows += _scrub_rows(LogEntry.objects.all(), ["object_repr", "change_message"], emails | names)
+    if names:
+        rows += _scrub_rows(
+            CommenterNote.objects.filter(commenter_id__in=commenter_ids), ["body"], names
+        )
+        rows += _scrub_rows(Appeal.objects.filter(comment_id__in=comment_ids), ["answer"], names)
+        rows += _scrub_rows(
+            CommentReport.objects.filter(comment_id__in=comment_ids), ["explanation"], names
+        )
+    rows += _scrub_task_results(emails)
+    if reader.user is not None:
+        reader.user.delete()
+        rows += 1
+    signals.invalidate({row[1] for row in comments})
+    return erased_count, rows
+
+
+def _scrub_task_results(emails):
+    """The queued and finished emails of the background worker that were addressed to
+    them (their arguments hold the address)."""
+    try:
+        model = apps.get_model("django_tasks_db", "DBTaskResult")
+    except LookupError:
+        return 0
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    condition = Q(pk__in=[])
+    for email in emails:
+        condition |= Q(text__icontains=email)
+    matching = model.objects.annotate(text=Cast("args_kwargs", TextField())).filter(condition)
+    return model.objects.filter(pk__in=list(matching.values_list("pk", flat=True))).delete()[0]

@@ -27,4 +27,6 @@ urlpatterns = [
     path("readers/data/", privacy_views.your_data, name="privacy"),
     path("readers/data/download/", privacy_views.download, name="privacy-download"),
     path("readers/data/export/<str:token>/", privacy_views.export, name="privacy-export"),
+    path("readers/data/erase/<str:token>/", privacy_views.erase, name="privacy-erase"),
+    path("readers/data/erasure/<str:token>/", privacy_views.erasure, name="privacy-erasure"),
 ]

@@ -4,13 +4,21 @@ address), and the request form that says the same whether or not the address is 
 import json
 import re
 import time
+from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.apps import apps
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.management import call_command
+from django.db.models import CharField, TextField
 from django.urls import reverse
+from django.utils import timezone
 
 from comments import privacy
-from comments.models import CommentReport, CommentRevision, Reaction
+from comments.models import Comment, CommentReport, CommentRevision, ErasureRequest, Reaction
 from tests.factories import CommentFactory
 from tests.html import NS, parse, text_of
 from tests.test_accounts import make_reader, signed_in
@@ -158,3 +166,144 @@ def test_an_expired_download_link_is_refused(client):
     assert response.status_code == 400
     assert "attachment" not in response.get("Content-Disposition", "")
     assert "expired" in text_of(parse(response).find(".//h:h1", NS))
+
+
+# --- Erasure ---------------------------------------------------------------------------
+
+
+def _confirm_erasure(client, mailoutbox, email=ADA):
+    """Ask for an erasure from the form, follow the emailed link and confirm: the
+    ErasureRequest now waits for its grace period."""
+    client.post(reverse("comments:privacy"), {"email": email, "action": "erase"})
+    confirm = _path(re.search(r"https?://\S+", mailoutbox[-1].body).group(0))
+    assert client.get(confirm).status_code == 200
+    assert not ErasureRequest.objects.exists()  # following the link alone erases nothing
+    response = client.post(confirm)
+    assert response.status_code == 303
+    return ErasureRequest.objects.get(), response["Location"]
+
+
+def _past_the_grace_period(erasure):
+    ErasureRequest.objects.filter(pk=erasure.pk).update(
+        execute_after=timezone.now() - timedelta(minutes=1)
+    )
+
+
+def _traces(needles):
+    """Every (table, column) of the comments app and the admin's log holding a needle."""
+    found = []
+    models = [*apps.get_app_config("comments").get_models(), LogEntry]
+    for model in models:
+        for field in model._meta.concrete_fields:
+            if not isinstance(field, CharField | TextField):
+                continue
+            for needle in needles:
+                if model.objects.filter(**{f"{field.name}__icontains": needle}).exists():
+                    found.append((model._meta.db_table, field.name, needle))
+    return found
+
+
+def test_confirming_an_erasure_schedules_it_after_the_grace_period(client, mailoutbox):
+    _ada_data()
+    before = timezone.now()
+
+    erasure, status_url = _confirm_erasure(client, mailoutbox)
+
+    assert erasure.email == ADA
+    assert erasure.execute_after >= before + privacy.GRACE_PERIOD
+    assert "cancel" in mailoutbox[-1].body.lower()
+    page = client.get(status_url)
+    assert "erased after" in _main_text(page)
+    assert privacy.run_erasures() == []  # not yet
+    assert Comment.objects.get(author_email="Ada@Example.org").status == "approved"
+
+
+def test_an_erasure_request_for_an_unknown_address_answers_the_same(client, mailoutbox):
+    _ada_data()
+    known = client.post(reverse("comments:privacy"), {"email": ADA, "action": "erase"})
+    unknown = client.post(
+        reverse("comments:privacy"), {"email": "nobody@example.com", "action": "erase"}
+    )
+    assert _main_text(known) == _main_text(unknown)
+    assert [m.to for m in mailoutbox] == [[ADA]]
+
+
+def test_an_erasure_cancelled_within_the_grace_period_does_nothing(client, mailoutbox):
+    comment, _ = _ada_data()
+    erasure, status_url = _confirm_erasure(client, mailoutbox)
+
+    assert client.post(status_url).status_code == 303
+    _past_the_grace_period(erasure)
+    assert privacy.run_erasures() == []
+
+    comment.refresh_from_db()
+    assert (comment.status, comment.author_email) == ("approved", "Ada@Example.org")
+    assert "cancelled" in _main_text(client.get(status_url))
+    assert ErasureRequest.objects.get().completed_at is None
+
+
+def test_forged_and_expired_erasure_links_are_refused(client):
+    _ada_data()
+    forged = signing.dumps({"e": ADA, "u": None}, salt=privacy.EXPORT_SALT)
+    assert client.post(reverse("comments:privacy-erase", args=[forged])).status_code == 404
+    expired = _issued_long_ago(lambda: privacy.erase_token(ADA))
+    assert client.post(reverse("comments:privacy-erase", args=[expired])).status_code == 400
+    assert not ErasureRequest.objects.exists()
+    forged_cancel = signing.dumps({"r": 1}, salt=privacy.ERASE_SALT)
+    assert client.post(reverse("comments:privacy-erasure", args=[forged_cancel])).status_code == 404
+
+
+def test_an_erasure_after_the_grace_period_leaves_placeholders_and_no_trace(
+    client, mailoutbox, staff_user
+):
+    from comments import moderation
+    from comments.models import CommenterNote
+
+    user = make_reader(ADA, name="Ada Lovelace")
+    comment, other = _ada_data()
+    Comment.objects.filter(pk=comment.pk).update(user=user)
+    reply = CommentFactory(parent=comment, author_email="carl@example.net", ip_address="192.0.2.2")
+    Reaction.objects.create(comment=other, user=user)
+    Comment.objects.filter(pk=other.pk).update(reaction_count=1)
+    moderation.remove([comment], by=staff_user, reason="checking")  # logs "Ada Lovelace: ..."
+    moderation.approve([comment], by=staff_user)
+    CommenterNote.objects.create(
+        commenter=comment.commenter,
+        body="Ada Lovelace wrote from ada@example.org",
+        author=staff_user,
+    )
+    assert _traces([ADA, "Ada Lovelace", "198.51.100.23"])  # the test can fail
+    follow_model = privacy.follow_model()
+    if follow_model is not None:
+        follow_model.objects.create(article=comment.article, email=ADA, user=user)
+    article_url = comment.article.get_absolute_url()
+    assert "Comment deleted by its author." not in client.get(article_url).content.decode()
+
+    erasure, _ = _confirm_erasure(client, mailoutbox)
+    _past_the_grace_period(erasure)
+    out = StringIO()
+    call_command("run_erasures", stdout=out)
+
+    assert "Carried out 1 erasure request(s)." in out.getvalue()
+    comment.refresh_from_db()
+    assert comment.status == Comment.Status.REMOVED
+    assert comment.removal_reason == privacy.ERASED
+    assert (comment.body, comment.author_name, comment.ip_address) == ("", "", None)
+    reply.refresh_from_db()
+    assert (reply.parent_id, reply.status) == (comment.pk, "approved")
+    assert _traces([ADA, "Ada Lovelace", "198.51.100.23", "198.51.100.24"]) == []
+    assert not CommentRevision.objects.filter(comment=comment).exists()
+    assert Comment.objects.get(pk=other.pk).reaction_count == 0
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    erasure.refresh_from_db()
+    assert erasure.completed_at is not None and erasure.email == ""
+    assert erasure.comments_erased == 1 and erasure.rows_cleared > 0
+    # The page (cached before) shows the placeholder, with the reply under it.
+    doc = parse(client.get(article_url))
+    placeholder = doc.find(f".//h:li[@id='comment-{comment.pk}']", NS)
+    assert "Comment deleted by its author." in text_of(placeholder)
+    assert placeholder.find(f".//h:li[@id='comment-{reply.pk}']", NS) is not None
+
+    # Idempotent: nothing is due any more, and erasing again changes nothing.
+    assert privacy.run_erasures() == []
+    assert privacy.erase(privacy.Reader.for_email(ADA)) == (0, 0)

@@ -1,8 +1,83 @@
-# A migration slot for one part of issue 15 (removed at the end if left empty).
-from django.db import migrations
+# A reader's own data (issue 15): the erasure requests (comments.privacy).
+import django.db.models.deletion
+import django.utils.timezone
+from django.conf import settings
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("comments", "0011_slot_live")]
+    dependencies = [
+        ("comments", "0011_slot_live"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
 
-    operations = []
+    operations = [
+        migrations.CreateModel(
+            name="ErasureRequest",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                (
+                    "requested_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="requested at"
+                    ),
+                ),
+                (
+                    "confirmed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="confirmed at"),
+                ),
+                (
+                    "execute_after",
+                    models.DateTimeField(blank=True, null=True, verbose_name="carried out after"),
+                ),
+                (
+                    "cancelled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="cancelled at"),
+                ),
+                (
+                    "completed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
+                ),
+                (
+                    "comments_erased",
+                    models.PositiveIntegerField(default=0, verbose_name="comments erased"),
+                ),
+                (
+                    "rows_cleared",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text=(
+                            "Reports, reactions, follows, revisions, log entries and records "
+                            "changed."
+                        ),
+                        verbose_name="other rows cleared",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="account",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "erasure request",
+                "verbose_name_plural": "erasure requests",
+                "ordering": ["-requested_at", "-pk"],
+                "indexes": [
+                    models.Index(fields=["completed_at", "execute_after"], name="erasure_due_idx")
+                ],
+            },
+        ),
+    ]
