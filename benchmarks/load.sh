@@ -8,6 +8,10 @@
 #   benchmarks/load.sh --reactions         + the article page while 20 reactions a second arrive
 #                                            (signed-in readers, toggling across its comments),
 #                                            and how stale the anonymous page's counts get
+#   benchmarks/load.sh --live              + the live-updates version endpoint (comments/live.py)
+#                                            against /healthz in turns, and what 2,000 readers
+#                                            polling every 15 s cost in CPU (gunicorn workers'
+#                                            CPU time per request, from /proc)
 #
 # Options: --duration SECONDS (10), --comments N (1000), --workers N (2), --port N (8765),
 #          --reaction-rate N (20), --reaction-seconds SECONDS (30).
@@ -23,20 +27,21 @@ PY=$ROOT/.venv/bin/python
 GUNICORN=$ROOT/.venv/bin/gunicorn
 
 DURATION=10 COMMENTS=1000 WORKERS=2 PORT=8765 REDIS_PORT=6391
-POST=0 KILL_REDIS=0 DROP_DB=0 REACTIONS=0 REACTION_RATE=20 REACTION_SECONDS=30
+POST=0 KILL_REDIS=0 DROP_DB=0 REACTIONS=0 LIVE=0 REACTION_RATE=20 REACTION_SECONDS=30
 while [[ $# -gt 0 ]]; do
   case $1 in
     --post) POST=1 ;;
     --kill-redis) KILL_REDIS=1 ;;
     --drop-db-connections) DROP_DB=1 ;;
     --reactions) REACTIONS=1 ;;
+    --live) LIVE=1 ;;
     --reaction-rate) REACTION_RATE=$2; shift ;;
     --reaction-seconds) REACTION_SECONDS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --comments) COMMENTS=$2; shift ;;
     --workers) WORKERS=$2; shift ;;
     --port) PORT=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -106,6 +111,8 @@ echo "database: ${DATABASE_URL%%:*} · cache: $CACHE_URL · gunicorn workers: $W
 ARTICLE=$("$PY" -m benchmarks.loadtools seed --comments "$COMMENTS")
 BASE=http://127.0.0.1:$PORT
 
+# --live counts the workers' CPU time per request: no worker may be recycled meanwhile.
+if (( LIVE )); then export GUNICORN_MAX_REQUESTS=0; fi
 GUNICORN_WORKERS=$WORKERS GUNICORN_BIND=127.0.0.1:$PORT \
   "$GUNICORN" -c site_config/gunicorn.conf.py site_config.wsgi &
 GUNICORN_PID=$!
@@ -167,6 +174,59 @@ print(f'reactions: article page at {page / trivial:.0%} of the trivial view unde
 " "$REACTION_RATE" "${TRIVIALS[*]}" "${PAGES[*]}"
   echo "reactions: counts at most ${STALE} s stale on the anonymous page (target ≤ 10 s)"
   (( REACTED == 0 )) || { echo "some reactions failed (see above)" >&2; exit "$REACTED"; }
+fi
+
+if (( LIVE )); then
+  echo
+  LIVE_PATH=$(curl -fs "$BASE$ARTICLE" | grep -o 'data-version-url="[^"]*"' | head -n 1 | cut -d'"' -f2)
+  [[ -n $LIVE_PATH ]] || { echo "--live: the article page names no version endpoint" >&2; exit 1; }
+  curl -fsi "$BASE$LIVE_PATH" | tr -d '\r' | grep -iE '^(cache-control|etag|vary|set-cookie):' || true
+  ROUND=$(( DURATION / 2 > 0 ? DURATION / 2 : 1 ))
+  echo "--live: wrk reads /healthz and $LIVE_PATH in turns, 3 × ${ROUND} s each (full 200 answers: wrk sends no If-None-Match)"
+  worker_ticks() {  # "pid:ticks …": user + system CPU ticks of each gunicorn worker so far
+    local pid
+    for pid in $(pgrep -P "$GUNICORN_PID"); do
+      awk -v pid="$pid" '{printf "%s:%d ", pid, $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true
+    done
+  }
+  tick_delta() {  # before after → ticks spent by the workers alive at both times
+    "$PY" -c "
+import sys
+before = dict(p.split(':') for p in sys.argv[1].split())
+after = dict(p.split(':') for p in sys.argv[2].split())
+print(sum(int(after[pid]) - int(before[pid]) for pid in after if pid in before))
+" "$1" "$2"
+  }
+  TRIVIALS=() LIVES=() LIVE_BAD=0 LIVE_TICKS=0 LIVE_REQUESTS=0 TRIVIAL_TICKS=0 TRIVIAL_REQUESTS=0
+  for _ in 1 2 3; do
+    BEFORE=$(worker_ticks)
+    read -r RPS BAD < <(run_wrk "$BASE/healthz" "$ROUND")
+    AFTER=$(worker_ticks)
+    TRIVIALS+=("$RPS"); LIVE_BAD=$((LIVE_BAD + BAD))
+    TRIVIAL_TICKS=$(( TRIVIAL_TICKS + $(tick_delta "$BEFORE" "$AFTER") ))
+    TRIVIAL_REQUESTS=$("$PY" -c "import sys; print(int(float(sys.argv[1]) + float(sys.argv[2]) * float(sys.argv[3])))" "$TRIVIAL_REQUESTS" "$RPS" "$ROUND")
+    BEFORE=$(worker_ticks)
+    read -r RPS BAD < <(run_wrk "$BASE$LIVE_PATH" "$ROUND")
+    AFTER=$(worker_ticks)
+    LIVES+=("$RPS"); LIVE_BAD=$((LIVE_BAD + BAD))
+    LIVE_TICKS=$(( LIVE_TICKS + $(tick_delta "$BEFORE" "$AFTER") ))
+    LIVE_REQUESTS=$("$PY" -c "import sys; print(int(float(sys.argv[1]) + float(sys.argv[2]) * float(sys.argv[3])))" "$LIVE_REQUESTS" "$RPS" "$ROUND")
+  done
+  echo "| /healthz (3 runs) | ${TRIVIALS[*]} | |"
+  echo "| live version endpoint (3 runs) | ${LIVES[*]} | $LIVE_BAD |"
+  "$PY" -c "
+import os, statistics, sys
+trivial = statistics.median(map(float, sys.argv[1].split()))
+live = statistics.median(map(float, sys.argv[2].split()))
+ticks, requests = int(sys.argv[3]), int(sys.argv[4])
+per_request = ticks / os.sysconf('SC_CLK_TCK') / max(requests, 1)
+trivial_cpu = int(sys.argv[5]) / os.sysconf('SC_CLK_TCK') / max(int(sys.argv[6]), 1)
+polls = 2000 / 15
+print(f'live: the trivial view takes {trivial_cpu * 1000:.2f} ms of worker CPU per request (the middleware stack every request pays)')
+print(f'live: version endpoint at {live / trivial:.0%} of the trivial view (target ≥ 80%; medians {live:.0f} / {trivial:.0f} requests/s)')
+print(f'live: {per_request * 1000:.2f} ms of worker CPU per poll ({ticks} ticks over {requests} requests); 2,000 readers polling every 15 s ({polls:.0f} polls/s) cost {polls * per_request:.1%} of one core (target < 5%; bound by the rate alone, all cores busy: {polls / live * os.cpu_count():.1%})')
+print(f'live: behind an HTTP cache (Cache-Control: public, max-age=5) the app sees at most one poll per article and cache every 5 s: {0.2 * per_request:.3%} of one core')
+" "${TRIVIALS[*]}" "${LIVES[*]}" "$LIVE_TICKS" "$LIVE_REQUESTS" "$TRIVIAL_TICKS" "$TRIVIAL_REQUESTS"
 fi
 
 if (( KILL_REDIS )); then

@@ -21,6 +21,14 @@ pytestmark = pytest.mark.django_db
 Status = Comment.Status
 
 
+@pytest.fixture(autouse=True)
+def _forget_states():
+    """Each test starts with no article's state remembered by the worker."""
+    live._memo.clear()
+    yield
+    live._memo.clear()
+
+
 def version_url(article):
     return reverse("comments:live_version", args=[article.pk])
 
@@ -53,6 +61,7 @@ def test_version_of_an_article_without_comments_has_no_newest(client, article):
 def test_version_moves_when_a_comment_is_approved(client, article):
     pending = CommentFactory(article=article, status=Status.PENDING)
     before = client.get(version_url(article)).json()
+    live._memo.clear()  # a second later
     pending.status = Status.APPROVED
     pending.save()
     after = client.get(version_url(article)).json()
@@ -60,11 +69,26 @@ def test_version_moves_when_a_comment_is_approved(client, article):
     assert after["version"] > before["version"]
 
 
-def test_version_is_one_query(client, article, django_assert_num_queries):
+def test_version_is_one_query_then_none_on_a_warm_worker(
+    client, article, django_assert_num_queries
+):
     CommentFactory(article=article)
     with django_assert_num_queries(1):
-        response = client.get(version_url(article))
-    assert response.status_code == 200
+        first = client.get(version_url(article))
+    with django_assert_num_queries(0):
+        again = client.get(version_url(article))
+    assert first.json() == again.json()
+
+
+def test_a_worker_asks_again_after_memo_seconds(client, article, monkeypatch):
+    """The state a worker remembers is at most MEMO_SECONDS old."""
+    clock = [1000.0]
+    monkeypatch.setattr(live, "_clock", lambda: clock[0])
+    assert client.get(version_url(article)).json()["count"] == 0
+    CommentFactory(article=article)
+    assert client.get(version_url(article)).json()["count"] == 0
+    clock[0] += live.MEMO_SECONDS
+    assert client.get(version_url(article)).json()["count"] == 1
 
 
 def test_version_is_publicly_cacheable_for_a_few_seconds_and_sets_no_cookie(client, article):
@@ -89,6 +113,7 @@ def test_version_has_a_strong_etag_and_answers_304_when_it_matches(client, artic
 def test_version_etag_changes_with_a_new_comment(client, article):
     etag = client.get(version_url(article))["ETag"]
     CommentFactory(article=article)
+    live._memo.clear()
     response = client.get(version_url(article), HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert response["ETag"] != etag
