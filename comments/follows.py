@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from comments import mentions
 from comments.conf import conf
 from comments.models import Comment, DigestSent, Follow, normalize_email
 
@@ -176,8 +177,11 @@ def _send_confirmation(article, email, token):
 
 def comments_published(comment_ids):
     """Email the instant followers of each newly public comment's article: followers of
-    all comments, and followers of replies whose comment it answers. Never its author,
-    nobody of an unpublished article, and nobody ``notify_replies`` already tells."""
+    all comments, and followers of replies whose comment it answers or mentions
+    (``@Name``, ``comments.mentions``). Never its author, nobody of an unpublished
+    article, and nobody ``notify_replies`` already tells of a reply. A mentioned
+    commenter who follows no more than the replies to that comment (``notify_replies``)
+    hears of the mention too."""
     from articles.models import Article
 
     comments = list(
@@ -189,29 +193,52 @@ def comments_published(comment_ids):
     )
     if not comments:
         return
-    follows = Follow.objects.confirmed().filter(
-        article__in={c.article_id for c in comments}, delivery=Delivery.INSTANT
-    )
+    follows = Follow.objects.confirmed().filter(article__in={c.article_id for c in comments})
     by_article = {}
     for follow in follows:
         by_article.setdefault(follow.article_id, []).append(follow)
+    mentioned = {c.pk: mentions.mentioned_ids(c) for c in comments}
+    mentioned_comments = (
+        {
+            m.pk: m
+            for m in Comment.objects.filter(
+                pk__in={pk for pks in mentioned.values() for pk in pks},
+                status=Comment.Status.APPROVED,
+            )
+        }
+        if any(mentioned.values())
+        else {}
+    )
     for comment in comments:
+        author = normalize_email(comment.author_email)
         parent = comment.parent
         parent_email = normalize_email(parent.author_email) if parent else ""
         if parent is not None and parent.status != Comment.Status.APPROVED:
             parent_email = ""
-        for follow in by_article.get(comment.article_id, ()):
-            if follow.email == normalize_email(comment.author_email):
+        targets = [
+            mentioned_comments[pk] for pk in mentioned[comment.pk] if pk in mentioned_comments
+        ]
+        mention_emails = {normalize_email(m.author_email) for m in targets}
+        article_follows = by_article.get(comment.article_id, [])
+        for follow in article_follows:
+            if follow.email == author or follow.delivery != Delivery.INSTANT:
                 continue
             is_reply = bool(parent_email) and follow.email == parent_email
-            if follow.scope == Scope.REPLIES and not is_reply:
+            is_mention = not is_reply and follow.email in mention_emails
+            if follow.scope == Scope.REPLIES and not (is_reply or is_mention):
                 continue
             if is_reply and parent.notify_replies:
                 continue  # reply_approved tells them already
-            _send_new_comment(follow, comment, is_reply=is_reply)
+            _send_new_comment(follow, comment, is_reply=is_reply, is_mention=is_mention)
+        following = {follow.email for follow in article_follows} | {author, parent_email}
+        for target in targets:
+            email = normalize_email(target.author_email)
+            if target.notify_replies and email and email not in following:
+                following.add(email)
+                _send_mention(target, comment)
 
 
-def _send_new_comment(follow, comment, *, is_reply):
+def _send_new_comment(follow, comment, *, is_reply, is_mention=False):
     from comments import notifications
 
     url = unsubscribe_url(follow)
@@ -221,11 +248,14 @@ def _send_new_comment(follow, comment, *, is_reply):
         "article": comment.article,
         "comment_url": _absolute(comment.get_absolute_url()),
         "is_reply": is_reply,
+        "is_mention": is_mention,
         "follow": follow,
         "unsubscribe_url": url,
         "manage_url": _absolute(reverse("comments:follows")),
     }
-    if is_reply:
+    if is_mention:
+        subject = _("[%(site)s] You were mentioned on “%(title)s”")
+    elif is_reply:
         subject = _("[%(site)s] New reply to your comment on “%(title)s”")
     else:
         subject = _("[%(site)s] New comment on “%(title)s”")
@@ -357,3 +387,27 @@ def _send_digest(email, follows, *, now, day):
         # both are stored or neither is.
         notifications._enqueue(subject, body, [email], headers=unsubscribe_headers(url))
     return True
+
+
+def _send_mention(target, comment):
+    """Tell the author of ``target`` (who asked for replies to it) that ``comment``
+    mentions them; its one-click unsubscribe stops that comment's notifications."""
+    from comments import notifications
+
+    url = _absolute(reverse("comments:unsubscribe", args=[notifications.unsubscribe_token(target)]))
+    context = {
+        "comment": comment,
+        "text": notifications.excerpt(comment.body, 1000),
+        "article": comment.article,
+        "comment_url": _absolute(comment.get_absolute_url()),
+        "is_reply": False,
+        "is_mention": True,
+        "follow": None,
+        "unsubscribe_url": url,
+    }
+    subject = _("[%(site)s] You were mentioned on “%(title)s”") % {
+        "site": settings.SITE_NAME,
+        "title": comment.article.title,
+    }
+    body = render_to_string("comments/email/follow_comment.txt", context)
+    notifications._enqueue(subject, body, [target.author_email], headers=unsubscribe_headers(url))

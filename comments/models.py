@@ -268,7 +268,10 @@ class Comment(MPTTModel):
         return f"{self.author_name}: {self.excerpt}"
 
     def save(self, *args, **kwargs):
-        self.body_html = render_comment_body(self.body)
+        from comments.mentions import render_mentions
+
+        # @Name mentions link to that commenter's comment in the thread (comments.mentions).
+        self.body_html = render_mentions(self, render_comment_body(self.body))
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
