@@ -54,6 +54,8 @@ def test_moderators_group_has_exactly_the_desk_permissions():
         "comments.change_moderationword",
         "comments.delete_moderationword",
         "articles.change_discussion",
+        # That a reader's erasure happened (comments.privacy), never what it erased.
+        "comments.view_erasurerequest",
     }
 
 

@@ -307,3 +307,35 @@ def test_an_erasure_after_the_grace_period_leaves_placeholders_and_no_trace(
     # Idempotent: nothing is due any more, and erasing again changes nothing.
     assert privacy.run_erasures() == []
     assert privacy.erase(privacy.Reader.for_email(ADA)) == (0, 0)
+
+
+def test_a_signed_in_reader_asks_for_an_erasure_from_their_data_page(mailoutbox):
+    user = make_reader(ADA)
+    client = signed_in(user)
+    page = client.get(reverse("comments:privacy"))
+    assert "Erase my data" in _main_text(page)
+
+    response = client.post(reverse("comments:privacy"), {"action": "erase"})
+
+    assert response.status_code == 200
+    assert [m.to for m in mailoutbox] == [[ADA]]
+    confirm = _path(re.search(r"https?://\S+", mailoutbox[0].body).group(0))
+    client.post(confirm)
+    assert ErasureRequest.objects.get().user == user
+
+
+def test_moderators_see_that_an_erasure_happened_not_whose(client, mailoutbox, admin_client):
+    _ada_data()
+    erasure, _ = _confirm_erasure(client, mailoutbox)
+    _past_the_grace_period(erasure)
+    privacy.run_erasures()
+
+    changelist = admin_client.get(reverse("admin:comments_erasurerequest_changelist"))
+    change = admin_client.get(reverse("admin:comments_erasurerequest_change", args=[erasure.pk]))
+
+    assert changelist.status_code == change.status_code == 200
+    assert "carried out" in changelist.content.decode()
+    for response in (changelist, change):
+        assert ADA not in response.content.decode()
+        assert "Ada Lovelace" not in response.content.decode()
+    assert admin_client.get(reverse("admin:comments_erasurerequest_add")).status_code == 403

@@ -1,8 +1,36 @@
-# A reader's own data (issue 15): the erasure requests (comments.privacy).
+# A reader's own data (issue 15): the erasure requests (comments.privacy), which the
+# Moderators group may view (that an erasure happened, never what it erased).
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
+
+GROUP_NAME = "Moderators"
+PERMISSIONS = [("comments", "view_erasurerequest")]
+
+
+def _permissions(apps):
+    app_config = apps.get_app_config("comments")
+    app_config.models_module = True
+    create_permissions(app_config, verbosity=0, apps=apps)
+    app_config.models_module = None
+    Permission = apps.get_model("auth", "Permission")
+    return [
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        for app_label, codename in PERMISSIONS
+    ]
+
+
+def grant(apps, schema_editor):
+    group, _created = apps.get_model("auth", "Group").objects.get_or_create(name=GROUP_NAME)
+    group.permissions.add(*_permissions(apps))
+
+
+def revoke(apps, schema_editor):
+    group = apps.get_model("auth", "Group").objects.filter(name=GROUP_NAME).first()
+    if group is not None:
+        group.permissions.remove(*_permissions(apps))
 
 
 class Migration(migrations.Migration):
@@ -80,4 +108,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(grant, revoke),
     ]
