@@ -1,10 +1,13 @@
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
 from articles.models import Article
+from comments import follows
 from comments.models import Comment
 
 FEED_SIZE = 30
@@ -71,3 +74,42 @@ class ArticleCommentsFeed(LatestCommentsFeed):
             .select_related("article")
             .order_by("-created_at")[:FEED_SIZE]
         )
+
+
+class RepliesFeed(LatestCommentsFeed):
+    """A signed-in reader's replies (Atom) at a secret address (``comments.follows``):
+    replies by others to their comments, newest first. Renewing the secret revokes the
+    old address (404)."""
+
+    feed_type = Atom1Feed
+
+    def __call__(self, request, *args, **kwargs):
+        response = super().__call__(request, *args, **kwargs)
+        # Personal: never stored by a shared cache, never indexed.
+        response["Cache-Control"] = "private, no-store"
+        response["X-Robots-Tag"] = "noindex"
+        return response
+
+    def get_object(self, request, key):
+        user = follows.feed_owner(key)
+        if user is None:
+            raise Http404(_("This feed address is not valid."))
+        return user
+
+    def title(self, obj):
+        return _("%(site)s: replies to your comments") % {"site": settings.SITE_NAME}
+
+    def link(self, obj):
+        return reverse("articles:list")
+
+    def subtitle(self, obj):
+        return _("Replies to your comments on %(site)s.") % {"site": settings.SITE_NAME}
+
+    def items(self, obj):
+        return follows.replies_to(obj)[:FEED_SIZE]
+
+    def item_title(self, item):
+        return _("%(name)s replied on “%(title)s”") % {
+            "name": item.author_name,
+            "title": item.article.title,
+        }

@@ -11,6 +11,8 @@ through the task worker (``comments.notifications.send_email``). Unsubscribing i
 idempotent: a second click finds nothing left to remove and says so the same way.
 """
 
+import secrets
+
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -411,3 +413,51 @@ def _send_mention(target, comment):
     }
     body = render_to_string("comments/email/follow_comment.txt", context)
     notifications._enqueue(subject, body, [target.author_email], headers=unsubscribe_headers(url))
+
+
+# --- the personal Atom feed of replies ------------------------------------------------
+def feed_key(user, *, create=False):
+    """The secret of ``user``'s feed of replies (None if they have none and ``create``
+    is false)."""
+    from comments.models import ReplyFeedKey
+
+    row = ReplyFeedKey.objects.filter(user=user).first()
+    if row is None and create:
+        row = ReplyFeedKey.objects.create(user=user, key=secrets.token_urlsafe(32))
+    return row.key if row else None
+
+
+def renew_feed_key(user):
+    """A new secret: the old feed address stops working at once."""
+    from comments.models import ReplyFeedKey
+
+    key = secrets.token_urlsafe(32)
+    ReplyFeedKey.objects.update_or_create(user=user, defaults={"key": key})
+    return key
+
+
+def revoke_feed_key(user):
+    from comments.models import ReplyFeedKey
+
+    ReplyFeedKey.objects.filter(user=user).delete()
+
+
+def feed_owner(key):
+    """The reader a feed secret belongs to, or None (revoked, forged)."""
+    from comments.models import ReplyFeedKey
+
+    row = ReplyFeedKey.objects.filter(key=key).select_related("user").first()
+    return row.user if row and row.user.is_active else None
+
+
+def replies_to(user):
+    """Approved replies by others to ``user``'s comments, on published articles."""
+    from articles.models import Article
+
+    return (
+        Comment.objects.approved()
+        .filter(parent__user=user, article__in=Article.objects.published())
+        .exclude(user=user)
+        .select_related("article", "parent")
+        .order_by("-created_at")
+    )

@@ -902,3 +902,24 @@ class ErasureRequest(models.Model):
     def save(self, *args, **kwargs):
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
+
+
+class ReplyFeedKey(models.Model):
+    """The secret in a signed-in reader's personal Atom feed of replies to their
+    comments (``comments.feeds.RepliesFeed``): replaced to revoke the old address."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reader"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    key = models.CharField(_("key"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reply feed key")
+        verbose_name_plural = _("reply feed keys")
+
+    def __str__(self):
+        return f"Reply feed of {self.user_id}"

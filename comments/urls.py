@@ -7,6 +7,7 @@ app_name = "comments"
 urlpatterns = [
     path("feed/", feeds.LatestCommentsFeed(), name="feed"),
     path("feed/<slug:slug>/", feeds.ArticleCommentsFeed(), name="article-feed"),
+    path("feed/replies/<str:key>/", feeds.RepliesFeed(), name="replies-feed"),
     path("post/<slug:slug>/", views.post_comment, name="post"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("follow/<slug:slug>/", views.follow, name="follow"),

@@ -480,7 +480,16 @@ def follow_list(request):
     """A signed-in reader's follows, each changed or stopped here."""
     if request.method == "POST":
         follow_id = request.POST.get("follow", "")
-        if request.POST.get("action") == "unfollow" and follow_id.isdigit():
+        action = request.POST.get("action")
+        if action == "feed-new":
+            follows.renew_feed_key(request.user)
+            messages.success(
+                request, _("Your feed has a new address; the old one no longer works.")
+            )
+        elif action == "feed-off":
+            follows.revoke_feed_key(request.user)
+            messages.success(request, _("Your feed of replies is turned off."))
+        elif action == "unfollow" and follow_id.isdigit():
             if follows.unfollow(user=request.user, follow_id=int(follow_id)):
                 messages.success(request, _("You no longer follow that discussion."))
         elif follow_id.isdigit():
@@ -492,7 +501,11 @@ def follow_list(request):
             )
             messages.success(request, _("Your choice is saved."))
         return see_other(reverse("comments:follows"))
+    key = follows.feed_key(request.user)
     context = {
+        "feed_url": request.build_absolute_uri(reverse("comments:replies-feed", args=[key]))
+        if key
+        else "",
         "follows": follows.reader_follows(request.user),
         "scopes": Follow.Scope.choices,
         "deliveries": Follow.Delivery.choices,

@@ -317,3 +317,55 @@ def test_signing_keys_separate_confirmation_and_unsubscribe_tokens(article):
     assert follows.read_unsubscribe_token(confirm) is None
     with pytest.raises(signing.BadSignature):
         signing.loads(token, salt=follows.CONFIRM_SALT)
+
+
+# --- the personal Atom feed of replies -------------------------------------------------
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def feed_entries(response):
+    from defusedxml import ElementTree
+
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == f"{ATOM}feed"
+    return [entry.find(f"{ATOM}title").text for entry in root.iter(f"{ATOM}entry")]
+
+
+def test_the_reply_feed_lists_others_replies_to_the_readers_comments(article):
+    reader = make_reader("ada@example.org")
+    mine = CommentFactory(article=article, user=reader, author_name="Ada Reader")
+    CommentFactory(parent=mine, author_name="Bob")
+    CommentFactory(parent=mine, author_name="Ada Reader", user=reader)  # her own
+    CommentFactory(parent=mine, author_name="Pending", status=Comment.Status.PENDING)
+    someone_else = CommentFactory(article=article, author_name="Cy")
+    CommentFactory(parent=someone_else, author_name="Dee")
+    key = follows.feed_key(reader, create=True)
+    response = Client().get(reverse("comments:replies-feed", args=[key]))
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
+    assert feed_entries(response) == [f"Bob replied on “{article.title}”"]
+
+
+def test_a_renewed_or_revoked_feed_address_stops_working(article):
+    reader = make_reader("ada@example.org")
+    client = signed_in(reader)
+    url = reverse("comments:follows")
+    client.post(url, {"action": "feed-new"})
+    old = follows.feed_key(reader)
+    page = parse_html(client.get(url).content)
+    shown = page.find(".//input[@id='feed-url']").get("value")
+    assert shown.endswith(reverse("comments:replies-feed", args=[old]))
+    assert Client().get(reverse("comments:replies-feed", args=[old])).status_code == 200
+
+    client.post(url, {"action": "feed-new"})
+    new = follows.feed_key(reader)
+    assert new != old
+    assert Client().get(reverse("comments:replies-feed", args=[old])).status_code == 404
+    assert Client().get(reverse("comments:replies-feed", args=[new])).status_code == 200
+
+    client.post(url, {"action": "feed-off"})
+    assert Client().get(reverse("comments:replies-feed", args=[new])).status_code == 404
+
+
+def test_a_guessed_feed_address_is_refused():
+    assert Client().get(reverse("comments:replies-feed", args=["guess"])).status_code == 404

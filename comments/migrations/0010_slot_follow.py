@@ -120,4 +120,32 @@ class Migration(migrations.Migration):
                 fields=("follow", "day"), name="digest_once_per_day"
             ),
         ),
+        migrations.CreateModel(
+            name="ReplyFeedKey",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64, unique=True, verbose_name="key")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reader",
+                    ),
+                ),
+            ],
+            options={"verbose_name": "reply feed key", "verbose_name_plural": "reply feed keys"},
+        ),
     ]
