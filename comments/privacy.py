@@ -49,6 +49,9 @@ GRACE_PERIOD = timedelta(hours=24)
 ERASED = "erased"
 ERASED_REASON = "erased at its author's request"
 ERASED_TEXT = "[erased]"
+# One emailed link per address and kind in this time: the form cannot be used to flood
+# someone's inbox.
+EMAIL_INTERVAL_SECONDS = 600
 # A name shorter than this is not searched for in other rows' text (it would match words).
 MIN_NAME_LENGTH = 3
 
@@ -355,6 +358,20 @@ def reader_for_export_token(token):
 # --- Asking by email ------------------------------------------------------------------
 
 
+def _first_email_lately(kind, email):
+    """Whether no link of ``kind`` went to ``email`` in the last
+    ``EMAIL_INTERVAL_SECONDS``, remembering this one. Without the cache, links go out."""
+    import hashlib
+
+    from django.core.cache import cache
+
+    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+    try:
+        return cache.add(f"comments:privacy:{kind}:{digest}", 1, EMAIL_INTERVAL_SECONDS)
+    except Exception:
+        return True
+
+
 def request_export_link(email):
     """Email ``email`` a link to download its data, if anything is stored about it.
 
@@ -368,7 +385,7 @@ def request_export_link(email):
     from comments import notifications
 
     reader = Reader.for_email(email)
-    if not reader.has_data():
+    if not reader.has_data() or not _first_email_lately("export", email):
         return False
     url = settings.SITE_URL + reverse("comments:privacy-export", args=[export_token(email)])
     context = {"url": url, "hours": int(LINK_MAX_AGE.total_seconds() // 3600)}
@@ -438,6 +455,8 @@ def request_erasure_link(email, *, user=None):
 
     reader = Reader.for_user(user) if user is not None else Reader.for_email(email)
     if user is None and not reader.has_data():
+        return False
+    if not _first_email_lately("erase", email):
         return False
     context = {
         "url": _absolute("comments:privacy-erase", erase_token(email, user)),

@@ -339,3 +339,16 @@ def test_moderators_see_that_an_erasure_happened_not_whose(client, mailoutbox, a
         assert ADA not in response.content.decode()
         assert "Ada Lovelace" not in response.content.decode()
     assert admin_client.get(reverse("admin:comments_erasurerequest_add")).status_code == 403
+
+
+def test_the_form_sends_one_link_per_address_in_ten_minutes(client, mailoutbox):
+    """Asking again at once answers the same and sends nothing: the form cannot flood
+    someone's inbox."""
+    _ada_data()
+    first = client.post(reverse("comments:privacy"), {"email": ADA})
+    again = client.post(reverse("comments:privacy"), {"email": ADA.upper()})
+
+    assert _main_text(first) == _main_text(again)
+    assert len(mailoutbox) == 1
+    client.post(reverse("comments:privacy"), {"email": ADA, "action": "erase"})
+    assert len(mailoutbox) == 2  # an erasure link is another kind
