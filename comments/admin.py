@@ -34,7 +34,7 @@ from comments.admin_appeals import (
     remove_selected_with_reason,
 )
 from comments.admin_commenters import AuthorSanctionActions
-from comments.models import Comment, CommentReport
+from comments.models import Comment, CommentReport, Follow
 
 Status = Comment.Status
 REPORTS_SHOWN = 200  # on a comment's page, newest first
@@ -1042,6 +1042,37 @@ class CommentReportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Follow)
+class FollowAdmin(admin.ModelAdmin):
+    """Who follows which discussion (comments.follows), and the preview of every email
+    the comments app sends (its change list links to it)."""
+
+    list_display = ["email", "article", "scope", "delivery", "confirmed_at"]
+    list_filter = ["scope", "delivery"]
+    search_fields = ["email", "article__title"]
+    list_select_related = ["article"]
+    raw_id_fields = ["article", "user"]
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.email_preview_view)
+        return [
+            path("email-preview/", preview, name="comments_email_preview"),
+            *super().get_urls(),
+        ]
+
+    def email_preview_view(self, request):
+        if not request.user.has_perm("comments.change_comment"):
+            raise PermissionDenied
+        from comments.follows import email_previews
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Email preview"),
+            "previews": email_previews(),
+        }
+        return TemplateResponse(request, "comments/follow_email_preview.html", context)
 
 
 # The rest of the desk, registered with the admin site when this module is imported:

@@ -461,3 +461,90 @@ def replies_to(user):
         .select_related("article", "parent")
         .order_by("-created_at")
     )
+
+
+# --- the moderators' preview of every email ------------------------------------------
+def email_previews():
+    """Every email template of ``comments/email/`` rendered with sample data (nothing is
+    stored or sent): ``[{"name", "subject", "headers", "body"}]`` for the admin's preview.
+    Templates whose context is not listed here still render (missing values are empty)."""
+    import pathlib
+
+    from articles.models import Article
+
+    article = Article(pk=1, title=_("A sample article"), slug="a-sample-article")
+    article.published_at = timezone.now()
+    parent = Comment(
+        pk=1,
+        article=article,
+        author_name="Ada Reader",
+        author_email="ada@example.org",
+        body=_("The first comment, by the reader who follows replies."),
+    )
+    comment = Comment(
+        pk=2,
+        article=article,
+        parent=parent,
+        author_name="Bob Writer",
+        author_email="bob@example.org",
+        body=_("A new comment in the discussion, as the email quotes it."),
+        created_at=timezone.now(),
+    )
+    follow = Follow(pk=1, article=article, email="ada@example.org")
+    site = settings.SITE_URL
+    unsubscribe = site + reverse("comments:follow-unsubscribe", args=["sample-token"])
+    context = {
+        "article": article,
+        "article_url": site + "/articles/a-sample-article/",
+        "comment": comment,
+        "reply": comment,
+        "parent": parent,
+        "text": comment.body,
+        "reply_text": comment.body,
+        "excerpt": comment.body,
+        "comment_url": site + reverse("comments:permalink", args=[comment.pk]),
+        "reply_url": site + reverse("comments:permalink", args=[comment.pk]),
+        "admin_url": site + "/admin/comments/comment/2/change/",
+        "unsubscribe_url": unsubscribe,
+        "manage_url": site + reverse("comments:follows"),
+        "confirm_url": site + reverse("comments:follow-confirm", args=["sample-token"]),
+        "days": conf.FOLLOW_CONFIRM_DAYS,
+        "follow": follow,
+        "is_reply": False,
+        "is_mention": False,
+        "reason": _("Spam"),
+        "appeal_url": site + "/comments/appeal/sample-token/",
+        "appeal_days": conf.APPEAL_DAYS,
+        "count": 2,
+        "hours": 24,
+        "day": timezone.localdate(),
+        "has_account": True,
+        "articles": [
+            {
+                "article": article,
+                "url": site + "/articles/a-sample-article/",
+                "comments": [
+                    {"comment": c, "text": c.body, "url": site + f"/comments/{c.pk}/"}
+                    for c in (parent, comment)
+                ],
+            }
+        ],
+    }
+    variants = {"follow_comment.txt": [{}, {"is_reply": True}, {"is_mention": True}]}
+    folder = pathlib.Path(__file__).parent / "templates" / "comments" / "email"
+    follow_headers = unsubscribe_headers(unsubscribe)
+    previews = []
+    for path in sorted(folder.glob("*.txt")):
+        for extra in variants.get(path.name, [{}]):
+            try:
+                body = render_to_string(f"comments/email/{path.name}", {**context, **extra})
+            except Exception as error:  # a template needing context this sample lacks
+                body = _("This email needs sample data the preview lacks: %(error)s") % {
+                    "error": error
+                }
+            mine = path.name.startswith(("follow_comment", "digest"))
+            label = path.name + "".join(f" ({name})" for name in extra)
+            previews.append(
+                {"name": label, "headers": follow_headers if mine else {}, "body": body}
+            )
+    return previews

@@ -369,3 +369,35 @@ def test_a_renewed_or_revoked_feed_address_stops_working(article):
 
 def test_a_guessed_feed_address_is_refused():
     assert Client().get(reverse("comments:replies-feed", args=["guess"])).status_code == 404
+
+
+# --- the moderators' email preview ----------------------------------------------------
+def test_moderators_preview_every_email_with_its_headers(superuser):
+    client = Client()
+    client.force_login(superuser)
+    changelist = parse_html(client.get(reverse("admin:comments_follow_changelist")).content)
+    preview_url = reverse("admin:comments_email_preview")
+    assert any(a.get("href") == preview_url for a in changelist.iter("a"))
+    response = client.get(preview_url)
+    assert response.status_code == 200
+    page = parse_html(response.content)
+    names = [h.text for h in page.iterfind(".//section[@class='email-preview']/h2")]
+    for name in ("follow_confirm.txt", "follow_comment.txt (is_mention)", "digest.txt"):
+        assert name in names
+    assert "reply_notification.txt" in names
+    digest = next(
+        s
+        for s in page.iterfind(".//section[@class='email-preview']")
+        if s.find("h2").text == "digest.txt"
+    )
+    assert "List-Unsubscribe=One-Click" in "".join(digest.itertext())
+    assert "2 new comments" in digest.find("pre").text
+    assert mail.outbox == []
+    assert not Follow.objects.exists()
+
+
+def test_the_email_preview_is_refused_to_staff_without_moderation_rights(staff_user):
+    client = Client()
+    client.force_login(staff_user)
+    assert client.get(reverse("admin:comments_email_preview")).status_code == 403
+    assert Client().get(reverse("admin:comments_email_preview")).status_code == 302
