@@ -77,6 +77,16 @@ class CommentForm(forms.Form):
         required=False,
     )
     notify = forms.BooleanField(label=_("Notify me of replies by email."), required=False)
+    # Follow the article's discussion instantly (comments.follows): a guest confirms by email.
+    follow = forms.ChoiceField(
+        label=_("Follow this discussion by email"),
+        required=False,
+        choices=[
+            ("", _("No")),
+            (Follow.Scope.ALL, _("All new comments")),
+            (Follow.Scope.REPLIES, _("Only replies to me")),
+        ],
+    )
     # Honeypot: hidden from people by CSS and aria-hidden; bots fill every field.
     homepage = forms.CharField(label=_("Leave this field empty"), required=False)
     timestamp = TimestampField(required=False)

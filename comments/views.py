@@ -103,6 +103,14 @@ def post_comment(request, slug):
             form.add_error(field if field in form.fields else None, errors)
         return render_article_with_form(request, article, form, status=400)
     session.remember_own_comment(request, comment)
+    if form.cleaned_data.get("follow") and comment.author_email:
+        follows.request_follow(
+            article=article,
+            email=comment.author_email,
+            scope=form.cleaned_data["follow"],
+            delivery=Follow.Delivery.INSTANT,
+            user=request.user,
+        )
     sort = threads.PageParams.from_query(request.GET).sort  # the reader's chosen order
     response = see_other(threads.comment_url(comment, sort=sort))
     if form.cleaned_data.get("remember") and not request.user.is_authenticated:

@@ -401,3 +401,35 @@ def test_the_email_preview_is_refused_to_staff_without_moderation_rights(staff_u
     client.force_login(staff_user)
     assert client.get(reverse("admin:comments_email_preview")).status_code == 403
     assert Client().get(reverse("admin:comments_email_preview")).status_code == 302
+
+
+# --- the Follow choice on the comment form ----------------------------------------------
+def test_a_guest_who_follows_from_the_comment_form_confirms_by_email(
+    article, comment_data, django_capture_on_commit_callbacks
+):
+    CommentFactory(article=article, author_email="ada@example.org")  # previously approved
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            reverse("comments:post", args=[article.slug]), comment_data(follow="replies")
+        )
+    assert response.status_code == 303
+    assert not Follow.objects.exists()
+    [message] = [m for m in mail.outbox if "/follow/confirm/" in m.body]
+    assert message.to == ["ada@example.org"]
+    Client().post(path_of(link_in(message, "/follow/confirm/")))
+    follow = Follow.objects.get()
+    assert (follow.email, follow.scope, follow.delivery) == (
+        "ada@example.org",
+        "replies",
+        "instant",
+    )
+
+
+def test_a_comment_without_the_follow_choice_follows_nothing(
+    article, comment_data, django_capture_on_commit_callbacks
+):
+    CommentFactory(article=article, author_email="ada@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(reverse("comments:post", args=[article.slug]), comment_data())
+    assert not Follow.objects.exists()
+    assert not [m for m in mail.outbox if "/follow/confirm/" in m.body]
