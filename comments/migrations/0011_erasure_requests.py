@@ -35,7 +35,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("comments", "0011_slot_live"),
+        ("comments", "0010_follows"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,8 +1,0 @@
-# A migration slot for one part of issue 15 (removed at the end if left empty).
-from django.db import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [("comments", "0010_slot_follow")]
-
-    operations = []
