@@ -8,9 +8,11 @@ polling an article every 15 seconds cost the server at most one query per
 """
 
 import datetime
+import json
+import re
 import time
 
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -171,3 +173,70 @@ def new_comments(request, pk):
     # No request in the context: nothing of the reader's (session, CSRF) may enter it.
     html = render_to_string("comments/live_new.html", {"items": items, "until": until})
     return _public(HttpResponse(html))
+
+
+# --- the version endpoint before Django's handler ---------------------------------------
+VERSION_PATH = re.compile(r"^/comments/live/(\d+)/$")
+
+
+class VersionFastPath:
+    """WSGI: answer ``GET /comments/live/<pk>/`` before Django's handler and middleware,
+    with exactly what ``version`` answers (JSON, strong ETag and 304, public caching, 404
+    for an article that is not public), and hand every other request to ``application``.
+
+    A poll is the cheapest request the site serves and the most frequent one: thousands
+    of open pages ask every 15 seconds. Through the whole stack it costs what the trivial
+    view costs (about 1.1 ms of CPU, all of it the request cycle and middleware); here,
+    a dictionary lookup on a warm worker. Nothing it does needs the middleware: no
+    session, cookie, CSRF, language or personal data. The database connection follows
+    Django's rules (``close_old_connections`` before and after, as the handler's signals
+    do). Any failure falls back to the full stack, which answers it as usual.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        match = VERSION_PATH.match(environ.get("PATH_INFO", ""))
+        if match is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self.application(environ, start_response)
+        try:
+            status, headers, body = self.answer(int(match[1]), environ)
+        except Exception:
+            return self.application(environ, start_response)
+        start_response(status, headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    @staticmethod
+    def answer(pk, environ):
+        close_old_connections()
+        try:
+            state = current_state(pk)
+        finally:
+            close_old_connections()
+        common = [
+            ("Cache-Control", f"public, max-age={FRESH_SECONDS}"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        if state is None:
+            body = b"Not Found"
+            return "404 Not Found", [("Content-Type", "text/plain"), *common], body
+        number, count, newest = state
+        etag = f'"live-{pk}-{number}-{count}"'
+        asked = environ.get("HTTP_IF_NONE_MATCH", "")
+        if etag in [tag.strip() for tag in asked.split(",")]:
+            return "304 Not Modified", [("ETag", etag), *common], b""
+        body = json.dumps(
+            {
+                "version": number,
+                "count": count,
+                "newest": int(newest.timestamp()) if newest else None,
+            }
+        ).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("ETag", etag),
+            *common,
+        ]
+        return "200 OK", headers, body

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 
 import environ
+from gunicorn import glogging
 
 
 def _int(name, default):
@@ -50,3 +51,19 @@ else:
     forwarded_allow_ips = ""
     secure_scheme_headers = {}
 proc_name = "threadpress"
+
+
+class QuietPollsLogger(glogging.Logger):
+    """The access log without the live-updates polls (``/comments/live/<pk>/``): every
+    open article page asks every 15 seconds, which would drown the log (2,000 readers
+    make 133 lines a second) and cost each poll a formatted line. Set
+    ``GUNICORN_LOG_POLLS=1`` to log them too."""
+
+    def access(self, resp, req, environ, request_time):
+        if req.path.startswith("/comments/live/") and req.path.count("/") == 4:
+            return
+        super().access(resp, req, environ, request_time)
+
+
+if not environ.Env().bool("GUNICORN_LOG_POLLS", default=False):
+    logger_class = QuietPollsLogger

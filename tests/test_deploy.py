@@ -300,3 +300,24 @@ def test_the_npm_test_tools_are_pinned_exactly():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} must be an exact version"
         assert lock[f"node_modules/{name}"]["version"] == version
         assert lock[f"node_modules/{name}"]["integrity"].startswith("sha512-")
+
+
+def test_gunicorns_access_log_leaves_out_the_live_polls_only(monkeypatch):
+    import runpy
+    from types import SimpleNamespace
+
+    from gunicorn import glogging
+    from gunicorn.config import Config
+
+    monkeypatch.delenv("GUNICORN_LOG_POLLS", raising=False)
+    conf = runpy.run_path(str(ROOT / "site_config" / "gunicorn.conf.py"))
+    logged = []
+    monkeypatch.setattr(
+        glogging.Logger, "access", lambda self, resp, req, *args: logged.append(req.path)
+    )
+    logger = conf["logger_class"](Config())
+    for path in ("/comments/live/12/", "/comments/live/12/new/", "/healthz", "/articles/x/"):
+        logger.access(None, SimpleNamespace(path=path), {}, None)
+    assert logged == ["/comments/live/12/new/", "/healthz", "/articles/x/"]
+    monkeypatch.setenv("GUNICORN_LOG_POLLS", "1")
+    assert "logger_class" not in runpy.run_path(str(ROOT / "site_config" / "gunicorn.conf.py"))

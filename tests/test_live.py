@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
@@ -210,3 +210,66 @@ def test_version_is_the_same_public_answer_for_a_signed_in_reader(article):
     assert response["Cache-Control"] == f"public, max-age={live.FRESH_SECONDS}"
     assert "Cookie" not in response.get("Vary", "")
     assert not response.cookies
+
+
+# --- the version endpoint before Django's handler (site_config/wsgi.py) ---------------------
+def fast_path_call(path, *, method="GET", **headers):
+    """``path`` through ``live.VersionFastPath`` with a stand-in for the full stack:
+    ``(status, headers, body, whether the full stack was asked)``."""
+    handed_over = []
+
+    def full_stack(environ, start_response):
+        handed_over.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"full stack"]
+
+    environ = RequestFactory().generic(method, path, **headers).environ
+    answer = {}
+
+    def start_response(status, response_headers):
+        answer["status"], answer["headers"] = status, dict(response_headers)
+
+    body = b"".join(live.VersionFastPath(full_stack)(environ, start_response))
+    return answer["status"], answer["headers"], body, bool(handed_over)
+
+
+def test_the_fast_path_answers_what_the_view_answers(client, article):
+    CommentFactory(article=article, status=Comment.Status.APPROVED)
+    view = client.get(version_url(article))
+    status, headers, body, handed_over = fast_path_call(version_url(article))
+    assert not handed_over
+    assert status == "200 OK"
+    assert json.loads(body) == view.json()
+    for name in ("Content-Type", "ETag", "Cache-Control"):
+        assert headers[name] == view[name], name
+    assert "Set-Cookie" not in headers and "Vary" not in headers
+
+
+def test_the_fast_path_answers_304_and_404_as_the_view_does(client, article):
+    etag = client.get(version_url(article))["ETag"]
+    status, headers, body, _handed = fast_path_call(version_url(article), HTTP_IF_NONE_MATCH=etag)
+    assert (status, body, headers["ETag"]) == ("304 Not Modified", b"", etag)
+    draft = ArticleFactory(status=Article.Status.DRAFT)
+    assert client.get(version_url(draft)).status_code == 404
+    assert fast_path_call(version_url(draft))[0] == "404 Not Found"
+
+
+def test_the_fast_path_hands_everything_else_to_the_full_stack(article):
+    assert fast_path_call(version_url(article), method="POST")[3]
+    assert fast_path_call(article.get_absolute_url())[3]
+    assert fast_path_call(new_url(article, timezone.now()))[3]
+    assert fast_path_call("/comments/live/12x/")[3]
+
+
+def test_the_fast_path_falls_back_to_the_full_stack_when_it_fails(article, monkeypatch):
+    def broken(pk):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(live, "current_state", broken)
+    assert fast_path_call(version_url(article))[3]
+
+
+def test_the_wsgi_application_puts_the_fast_path_first():
+    from site_config.wsgi import application
+
+    assert isinstance(application, live.VersionFastPath)
