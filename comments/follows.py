@@ -92,6 +92,7 @@ def request_follow(*, article, email, scope, delivery, user=None):
     when a confirmation email went out instead (the address is not a signed-in reader's
     verified one)."""
     from comments.accounts import has_verified_email
+    from comments.privacy import first_email_lately
 
     email = normalize_email(email)
     if (
@@ -101,8 +102,11 @@ def request_follow(*, article, email, scope, delivery, user=None):
         and has_verified_email(user)
     ):
         return save_follow(article=article, email=email, scope=scope, delivery=delivery, user=user)
-    token = confirm_token(article=article, email=email, scope=scope, delivery=delivery)
-    transaction.on_commit(lambda: _send_confirmation(article, email, token), robust=True)
+    # One confirmation per address and article in EMAIL_INTERVAL_SECONDS: the form can't
+    # be used to flood someone's inbox (the page answers the same either way).
+    if first_email_lately(f"follow:{article.pk}", email):
+        token = confirm_token(article=article, email=email, scope=scope, delivery=delivery)
+        transaction.on_commit(lambda: _send_confirmation(article, email, token), robust=True)
     return None
 
 

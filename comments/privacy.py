@@ -358,7 +358,7 @@ def reader_for_export_token(token):
 # --- Asking by email ------------------------------------------------------------------
 
 
-def _first_email_lately(kind, email):
+def first_email_lately(kind, email):
     """Whether no link of ``kind`` went to ``email`` in the last
     ``EMAIL_INTERVAL_SECONDS``, remembering this one. Without the cache, links go out."""
     import hashlib
@@ -385,7 +385,7 @@ def request_export_link(email):
     from comments import notifications
 
     reader = Reader.for_email(email)
-    if not reader.has_data() or not _first_email_lately("export", email):
+    if not reader.has_data() or not first_email_lately("export", email):
         return False
     url = settings.SITE_URL + reverse("comments:privacy-export", args=[export_token(email)])
     context = {"url": url, "hours": int(LINK_MAX_AGE.total_seconds() // 3600)}
@@ -456,7 +456,7 @@ def request_erasure_link(email, *, user=None):
     reader = Reader.for_user(user) if user is not None else Reader.for_email(email)
     if user is None and not reader.has_data():
         return False
-    if not _first_email_lately("erase", email):
+    if not first_email_lately("erase", email):
         return False
     context = {
         "url": _absolute("comments:privacy-erase", erase_token(email, user)),

@@ -98,6 +98,18 @@ def test_anonymous_follow_stores_nothing_until_the_address_is_confirmed(
     assert follow.confirmed_at is not None
 
 
+def test_asking_again_and_again_sends_one_confirmation_in_ten_minutes(
+    article, django_capture_on_commit_callbacks
+):
+    first = request_follow(Client(), article, django_capture_on_commit_callbacks)
+    again = request_follow(Client(), article, django_capture_on_commit_callbacks)
+    assert first.status_code == again.status_code == 200  # the same answer both times
+    assert len(mail.outbox) == 1
+    other = ArticleFactory()
+    request_follow(Client(), other, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 2  # another article: its own confirmation
+
+
 def test_a_forged_confirmation_link_is_refused(article):
     token = follows.confirm_token(
         article=article, email="fan@example.org", scope="all", delivery="instant"
