@@ -118,8 +118,16 @@ def import_wxr(source, *, dry_run=False, with_pingbacks=False, time_zone=None, o
                 time_zone=time_zone or timezone.get_current_timezone(),
             )
             reader = WXRReader(fileobj, on_progress=on_progress)
+            checked = False
             for record in reader:
+                if not checked and "wxr_version" in reader.channel:
+                    # WordPress writes the version before any author or item: a bad one
+                    # stops the import before anything is written.
+                    mapping.check_wxr_version(reader.channel)
+                    checked = True
                 importer.handle(record, reader.channel)
+            # Missing (or only after the records): refused, the transaction rolls back.
+            mapping.check_wxr_version(reader.channel)
             importer.finish()
             if dry_run:
                 transaction.set_rollback(True)

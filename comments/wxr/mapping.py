@@ -59,7 +59,18 @@ SLUG_MAX_LENGTH = 200
 LOGIN_JUNK_RE = re.compile(r"[^\w .@-]")
 
 
-# --- the site and import keys --------------------------------------------------------
+# --- the version, the site and import keys ------------------------------------------
+WXR_VERSION_RE = re.compile(r"\d+\.\d+")
+NOT_WXR = "This does not appear to be a WXR file, missing/invalid WXR version number"
+
+
+def check_wxr_version(channel):
+    """Refuse a file whose ``<wp:wxr_version>`` is missing or not ``N.N``, as WordPress's
+    importer does (its message, word for word)."""
+    if not WXR_VERSION_RE.fullmatch((channel.get("wxr_version") or "").strip()):
+        raise WXRError(NOT_WXR)
+
+
 def site_key(channel):
     """The site part of import keys: the blog's URL without scheme or trailing slash."""
     for name in ("base_blog_url", "link", "base_site_url"):
