@@ -77,3 +77,114 @@ def test_valid_wxr_versions_are_accepted(tmp_path, version):
     run(write(tmp_path, text))
 
     assert Article.objects.count() == 1
+
+
+# --- files without ids or URLs ------------------------------------------------------------
+def keys(model):
+    return sorted(model.objects.values_list("import_key", flat=True))
+
+
+def line_of(text, needle):
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_items_without_post_id_are_imported_with_stable_keys(tmp_path):
+    text = export(item(5, comments=[comment(1)]), item(6, title="Second"))
+    text = text.replace("<wp:post_id>5</wp:post_id>", "").replace(
+        "<wp:post_id>6</wp:post_id>", "<wp:post_id> </wp:post_id>"
+    )
+    path = write(tmp_path, text)
+
+    out, _ = run(path)
+    first_keys = keys(Article)
+    out_again, _ = run(path)
+
+    assert Article.objects.count() == 2 and Comment.objects.count() == 1
+    assert all(key.startswith("wxr:blog.example.com:post:h") for key in first_keys)
+    assert keys(Article) == first_keys
+    assert "Articles: 2 created" in out
+    assert "Articles: 0 created, 0 updated, 2 unchanged" in out_again
+    assert "Comments: 0 created, 0 updated, 1 unchanged" in out_again
+
+
+def test_channel_without_urls_is_identified_by_the_file(tmp_path):
+    text = export(item(5, comments=[comment(1)]), link="")
+    path = write(tmp_path, text, name="Old Blog.xml")
+
+    out, _ = run(path)
+    run(path)
+
+    [key] = keys(Article)
+    assert key.startswith("wxr:file-old-blog-") and key.endswith(":post:5")
+    assert len(key.split(":")[1]) == len("file-old-blog-") + 8
+    assert Article.objects.count() == 1 and Comment.objects.count() == 1
+    assert f"(site {key.split(':')[1]})" in out
+
+
+def test_file_site_depends_on_the_channel_title(tmp_path):
+    run(write(tmp_path, export(item(5), link=""), name="a.xml"))
+    other = export(item(5), link="").replace("<title>Example blog</title>", "<title>B</title>")
+    run(write(tmp_path, other, name="a.xml"))
+
+    assert len({key.split(":")[1] for key in keys(Article)}) == 2
+
+
+def test_site_option_names_the_site(tmp_path):
+    path = write(tmp_path, export(item(5, comments=[comment(1)]), link=""))
+
+    out, _ = run(path, "--site", "https://www.Old-Blog.example/")
+    run(path, "--site", "old-blog.example")
+
+    assert keys(Article) == ["wxr:old-blog.example:post:5"]
+    assert keys(Comment) == ["wxr:old-blog.example:comment:1"]
+    assert "(site old-blog.example)" in out
+
+
+def test_site_option_wins_over_the_export_url(tmp_path):
+    run(write(tmp_path, export(item(5))), "--site", "archive.example.net")
+
+    assert keys(Article) == ["wxr:archive.example.net:post:5"]
+
+
+def test_blank_site_option_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="--site needs a name"):
+        run(write(tmp_path, export(item(5))), "--site", " ")
+
+
+def test_unreadable_post_id_skips_the_item_and_reports_its_line(tmp_path):
+    text = export(item(5), item(7, title="Broken", comments=[comment(3)]), item(8))
+    text = text.replace("<wp:post_id>7</wp:post_id>", "<wp:post_id>seven</wp:post_id>")
+    path = write(tmp_path, text)
+    item_line = line_of(text, "<title>Broken</title>") - 1
+
+    out, _ = run(path)
+
+    assert sorted(Article.objects.values_list("title", flat=True)) == ["Post 5", "Post 8"]
+    assert "    1 posts with an unreadable id" in out
+    assert "    1 comments on skipped items" in out
+    assert "  Left out (line by line): 1" in out
+    assert (
+        f"    line {item_line}: <wp:post_id> of <item> is 'seven', not a number (“Broken”)" in out
+    )
+
+
+def test_comments_without_ids_are_imported_and_bad_ids_reported(tmp_path):
+    text = export(item(5, comments=[comment(1), comment(2), comment(3), comment(4, parent=1)]))
+    text = text.replace("<wp:comment_id>2</wp:comment_id>", "")
+    text = text.replace("<wp:comment_id>3</wp:comment_id>", "<wp:comment_id>x3</wp:comment_id>")
+    path = write(tmp_path, text)
+    bad_line = line_of(text, "x3") - 1  # the <wp:comment> element
+
+    out, _ = run(path)
+    out_again, _ = run(path)
+
+    assert keys(Comment) == [
+        "wxr:blog.example.com:comment:1",
+        "wxr:blog.example.com:comment:4",
+        "wxr:blog.example.com:comment:5-2",
+    ]
+    reply = Comment.objects.get(import_key="wxr:blog.example.com:comment:4")
+    assert reply.parent.import_key == "wxr:blog.example.com:comment:1"
+    assert "    1 comments with an unreadable id" in out
+    assert f"    line {bad_line}: <wp:comment_id> of <wp:comment> of post 5 is 'x3'" in out
+    assert "Comments: 0 created, 0 updated, 3 unchanged" in out_again

@@ -66,6 +66,7 @@ class ImportReport:
     skipped: Counter = field(default_factory=Counter)  # reason → count
     promoted: list = field(default_factory=list)  # comments whose parent is missing
     protected: list = field(default_factory=list)  # password-protected posts (drafts)
+    skipped_lines: list = field(default_factory=list)  # items and comments left out, why
 
     def lines(self):
         heading = f"{self.path}" + (f" (site {self.site})" if self.site else "")
@@ -86,6 +87,7 @@ class ImportReport:
             lines += [f"    {count} {reason}" for reason, count in sorted(self.skipped.items())]
         lines += _listed("Comments promoted to top level (parent not in the file)", self.promoted)
         lines += _listed("Password-protected posts imported as drafts", self.protected)
+        lines += _listed("Left out (line by line)", self.skipped_lines)
         return lines
 
 
@@ -99,16 +101,26 @@ def _listed(title, notes):
     return lines
 
 
-def import_wxr(source, *, dry_run=False, with_pingbacks=False, time_zone=None, on_progress=None):
+def import_wxr(
+    source,
+    *,
+    dry_run=False,
+    with_pingbacks=False,
+    time_zone=None,
+    on_progress=None,
+    site=None,
+):
     """Import the WXR file ``source`` (a path or a binary file object) in one transaction.
 
     Raises ``WXRError`` (and writes nothing) when the file can't be parsed.
     ``time_zone`` (a tzinfo; default: the current time zone) is used for dates that only
     exist in the site's local time. ``on_progress(n)`` is called with the number of
-    bytes read after each chunk.
+    bytes read after each chunk. ``site`` (``--site NAME``) names the site in import keys
+    instead of the export's URLs; without both, the file does (``mapping.file_site_key``).
     """
     path = os.fspath(source) if isinstance(source, str | os.PathLike) else source
-    report = ImportReport(path=str(getattr(source, "name", path)), dry_run=dry_run)
+    name = getattr(source, "name", path)
+    report = ImportReport(path=str(name), dry_run=dry_run)
     fileobj = open(path, "rb") if isinstance(path, str) else source  # noqa: SIM115
     try:
         with transaction.atomic():
@@ -116,6 +128,8 @@ def import_wxr(source, *, dry_run=False, with_pingbacks=False, time_zone=None, o
                 report=report,
                 with_pingbacks=with_pingbacks,
                 time_zone=time_zone or timezone.get_current_timezone(),
+                site=mapping.named_site_key(site) if site else None,
+                file_name=name if isinstance(name, str) else "",
             )
             reader = WXRReader(fileobj, on_progress=on_progress)
             checked = False
@@ -151,7 +165,7 @@ class _Entry:
 
 
 class _Importer:
-    def __init__(self, *, report, with_pingbacks, time_zone):
+    def __init__(self, *, report, with_pingbacks, time_zone, site=None, file_name=""):
         self.report = report
         self.with_pingbacks = with_pingbacks
         self.time_zone = time_zone
@@ -159,7 +173,9 @@ class _Importer:
         self.users = {}  # login → user
         self.authors = {}  # login → mapping.AuthorRecord
         self.author_logins = {}  # WordPress user id → login
-        self.site = None
+        self.site = site or None
+        self.report.site = self.site or ""
+        self.file_name = file_name
         # New thread ids: the new-tree lock is taken at the first one and held until the
         # file's transaction ends, so no one else allocates ids meanwhile.
         self.tree_ids = treewrites.TreeIds()
@@ -223,14 +239,17 @@ class _Importer:
                 self.report.skipped["comments on skipped items"] += len(item.comments)
             return
         if self.site is None:
-            self.site = mapping.site_key(channel)
-            if not self.site:
-                raise WXRError(
-                    "the <channel> has no <link> or <wp:base_blog_url>: "
-                    "can't tell which site the posts come from"
-                )
+            # No --site: the export's URL, else the file (its name and channel title).
+            self.site = mapping.site_key(channel) or mapping.file_site_key(self.file_name, channel)
             self.report.site = self.site
-        post_id = mapping.read_post_id(item)
+        try:
+            post_id = mapping.read_post_id(item)
+        except WXRError as error:
+            title = " ".join(item.fields.get("title", "").split())[:80]
+            self._left_out("posts with an unreadable id", f"{error} (“{title}”)")
+            if item.comments:
+                self.report.skipped["comments on skipped items"] += len(item.comments)
+            return
         key = mapping.post_key(self.site, post_id)
         if key in self.seen_posts:
             self.report.skipped["posts repeated in the file"] += 1
@@ -238,6 +257,10 @@ class _Importer:
         self.seen_posts.add(key)
         article = self._article(item, post_id, key)
         self._comments(item, article, post_id)
+
+    def _left_out(self, reason, note):
+        self.report.skipped[reason] += 1
+        self.report.skipped_lines.append(note)
 
     # --- articles --------------------------------------------------------------------
     def _article(self, item, post_id, key):
@@ -287,7 +310,9 @@ class _Importer:
     # --- comments --------------------------------------------------------------------
     def _comments(self, item, article, post_id):
         entries = [
-            entry for record in item.comments if (entry := self._entry(record, article, post_id))
+            entry
+            for position, record in enumerate(item.comments)
+            if (entry := self._entry(record, article, post_id, position))
         ]
         if not entries:
             return
@@ -310,17 +335,30 @@ class _Importer:
         if changed or created:
             self.touched.add(article.pk)
 
-    def _entry(self, record, article, post_id):
+    def _entry(self, record, article, post_id, position):
         reason = mapping.skipped_comment(record, with_pingbacks=self.with_pingbacks)
         if reason:
             self.report.skipped[reason] += 1
             return None
-        key = mapping.comment_key(self.site, mapping.read_comment_id(record, post_id=post_id))
+        try:
+            wp_id = mapping.read_comment_id(record, post_id=post_id)
+        except WXRError as error:
+            self._left_out("comments with an unreadable id", str(error))
+            return None
+        if wp_id is None:
+            # No <wp:comment_id> (WordPress imports it): keyed by its place in the post;
+            # no reply can name it as its parent, so a negative id stands in.
+            key = mapping.comment_key(self.site, f"{post_id}-{position + 1}")
+            wp_id = -(position + 1)
+        else:
+            key = mapping.comment_key(self.site, wp_id)
         if key in self.seen_comments:
             self.report.skipped["comments repeated in the file"] += 1
             return None
         self.seen_comments.add(key)
-        fields = mapping.comment_record(record, post_id=post_id, time_zone=self.time_zone)
+        fields = mapping.comment_record(
+            record, wp_id=wp_id, post_id=post_id, time_zone=self.time_zone
+        )
         login = self.author_logins.get(fields.user_wp_id) if fields.user_wp_id else None
         values = {
             "article_id": article.pk,

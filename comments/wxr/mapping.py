@@ -7,7 +7,9 @@ be read.
 """
 
 import functools
+import hashlib
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +85,20 @@ def site_key(channel):
     return ""
 
 
+def named_site_key(name):
+    """``--site NAME``: a URL or a name, written as ``site_key`` writes URLs."""
+    return site_key({"link": name})
+
+
+def file_site_key(name, channel):
+    """The site of an export without any URL and without ``--site``: ``file-`` + the file's
+    name (slugified, without its extension) + 8 hex digits of the SHA-256 of its channel
+    ``<title>``, e.g. ``file-blog-export-3f2a9c1e``."""
+    base = slugify(os.path.splitext(os.path.basename(name or ""))[0])[:80] or "export"
+    title = (channel.get("title") or "").strip()
+    return f"file-{base}-{hashlib.sha256(title.encode()).hexdigest()[:8]}"
+
+
 def post_key(site, post_id):
     return f"wxr:{site}:post:{post_id}"
 
@@ -140,7 +156,7 @@ def skipped_item(item):
 
 @dataclass(slots=True)
 class ArticleRecord:
-    post_id: int
+    post_id: str
     title: str
     summary: str
     body_html: str
@@ -152,8 +168,18 @@ class ArticleRecord:
     password_protected: bool
 
 
+ITEM_HASH_FIELDS = ("guid", "title", "post_date", "post_date_gmt", "pubDate", "post_name")
+
+
 def read_post_id(item):
-    return _int(item, "post_id", what="<item>")
+    """The post's id as import keys write it: its ``<wp:post_id>``; for an item without one
+    (WordPress imports those too), ``h`` + 12 hex digits of the SHA-256 of its guid, title,
+    dates and name, the same for the same item every time. Raises WXRError for an id that
+    isn't a number."""
+    if not item.fields.get("post_id", "").strip():
+        parts = "\x1f".join(item.fields.get(name, "").strip() for name in ITEM_HASH_FIELDS)
+        return "h" + hashlib.sha256(parts.encode()).hexdigest()[:12]
+    return str(_int(item, "post_id", what="<item>"))
 
 
 def article_record(item, *, post_id, time_zone):
@@ -211,15 +237,18 @@ class CommentRecord:
 
 
 def read_comment_id(comment, *, post_id):
+    """The ``<wp:comment_id>``, None when there is none; WXRError when it isn't a number."""
+    if not comment.fields.get("comment_id", "").strip():
+        return None
     return _int(comment, "comment_id", what=f"<wp:comment> of post {post_id}")
 
 
-def comment_record(comment, *, post_id, time_zone):
+def comment_record(comment, *, wp_id, post_id, time_zone):
     fields = comment.fields
     what = f"<wp:comment> of post {post_id}"
     name = " ".join(html_to_text(fields.get("comment_author", "")).split())
     return CommentRecord(
-        wp_id=read_comment_id(comment, post_id=post_id),
+        wp_id=wp_id,
         parent_wp=_int(comment, "comment_parent", what=what, default=0),
         user_wp_id=_int(comment, "comment_user_id", what=what, default=0),
         author_name=name[:MAX_NAME_LENGTH] or ANONYMOUS,

@@ -49,6 +49,7 @@ CHANNEL_FIELDS = {
 ITEM_FIELDS = {
     (RSS, "title"): "title",
     (RSS, "pubDate"): "pubDate",
+    (RSS, "guid"): "guid",
     (CONTENT, "encoded"): "content",
     (EXCERPT, "encoded"): "excerpt",
     (DC, "creator"): "creator",

@@ -35,13 +35,23 @@ class Command(BaseCommand):
             "export only gives in local time. Default: TIME_ZONE.",
         )
 
-    def handle(self, *args, files, dry_run, with_pingbacks, time_zone, **options):
+        parser.add_argument(
+            "--site",
+            metavar="NAME",
+            help="The site's name in import keys (e.g. blog.example.com), instead of the "
+            "export's URL; needed to match files without one. Default: the export's URL, "
+            "else the file's name and title.",
+        )
+
+    def handle(self, *args, files, dry_run, with_pingbacks, time_zone, site, **options):
         tz = None
         if time_zone:
             try:
                 tz = ZoneInfo(time_zone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise CommandError(f"Unknown time zone {time_zone!r}.") from None
+        if site is not None and not site.strip():
+            raise CommandError("--site needs a name, e.g. --site blog.example.com.")
         failed = []
         for path in files:
             try:
@@ -70,6 +80,7 @@ class Command(BaseCommand):
                         dry_run=dry_run,
                         with_pingbacks=with_pingbacks,
                         time_zone=tz,
+                        site=site,
                         on_progress=bar.update,
                     )
                 except WXRError as error:
