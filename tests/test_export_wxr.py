@@ -1,6 +1,7 @@
 """``manage.py export_wxr``: articles, authors and comments as a WordPress WXR 1.2 file,
 which ``import_wxr`` reads back into the same articles and comments."""
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from articles.models import Article
 from comments.models import Comment, Commenter
+from comments.wxr.export import export_wxr
 from comments.wxr.mapping import site_key
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
 
@@ -235,6 +237,34 @@ def test_unknown_article_slug_is_refused_and_nothing_is_written(site, tmp_path):
 def test_an_output_that_cannot_be_written_is_one_message(site, tmp_path):
     with pytest.raises(CommandError, match=r"can't write it \(No such file or directory\)"):
         export(tmp_path, name="missing/out.xml")
+
+
+def test_several_unknown_slugs_are_all_named(site, tmp_path):
+    with pytest.raises(CommandError, match="No article with the slugs gone, nope"):
+        export(tmp_path, "--article", "nope", "--article", "gone")
+
+
+def test_the_file_is_written_as_it_goes(site):
+    """Streamed: many small writes as elements are produced, not one document at the end."""
+
+    class Recorder(io.RawIOBase):
+        def __init__(self):
+            self.writes = []
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.writes.append(len(data))
+            return len(data)
+
+    for n in range(50):
+        CommentFactory(article=site["news"], created_at=T0 + timedelta(hours=3, seconds=n))
+    out = Recorder()
+    report = export_wxr(out)
+    assert report.comments == 56
+    assert len(out.writes) > 56 * 10  # every element reaches the stream as it is written
+    assert max(out.writes) < 1000
 
 
 def test_no_personal_data_leaves_out_emails_and_ips(site, tmp_path):

@@ -38,7 +38,8 @@ class Command(BaseCommand):
             os.replace(partial, output)
         except UnknownArticles as error:
             _remove(partial)
-            raise CommandError(f"No article with the slug {', '.join(error.slugs)}.") from None
+            which = "the slug" if len(error.slugs) == 1 else "the slugs"
+            raise CommandError(f"No article with {which} {', '.join(error.slugs)}.") from None
         except OSError as error:
             _remove(partial)
             raise CommandError(f"{output}: can't write it ({error.strerror or error}).") from None
