@@ -118,6 +118,7 @@ def test_threads_match_articles_by_path_whatever_the_host(write_disqus):
     first, second = by_post(1), by_post(2)
     assert first.article == article
     assert first.body == "Hello there & welcome.\n\nSecond."
+    assert first.body_html == "<p>Hello there &amp; welcome.</p>\n\n<p>Second.</p>"
     assert first.author_name == "Reader" and first.author_email == "reader@example.org"
     assert first.created_at.isoformat() == "2020-01-02T10:00:00+00:00"
     assert first.ip_address == "198.51.100.7"

@@ -171,8 +171,7 @@ def _compact(post: Post):
             "author_name": name[:MAX_NAME_LENGTH] or ANONYMOUS,
             "author_email": valid_email(post.email),
             "ip_address": valid_ip(post.ip),
-            "body": body,
-            "body_html": render_comment_body(body),
+            "body": body,  # its HTML is rendered per article, when it is imported
             "status": status,
             "created_at": post.created_at,
         },
@@ -269,6 +268,8 @@ class _Importer:
                 else:
                     entry.existing = existing
         entries = [entry for entry in entries if entry.key]
+        for entry in entries:
+            entry.values["body_html"] = render_comment_body(entry.values["body"])
         self._link_parents(entries)
         entries.sort(key=lambda entry: (entry.values["created_at"], entry.dsq_id))
         for entry in entries:
