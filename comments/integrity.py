@@ -205,7 +205,11 @@ def repair_trees():
 
 def _stale_bodies():
     """``[(pk, article_id, fresh body_html)]`` for rows whose stored HTML is out of date."""
-    rows = Comment.objects.order_by("pk").values_list("pk", "article_id", "body", "body_html")
+    rows = (
+        Comment.objects.filter(body_is_html=False)  # imported HTML is kept as it is
+        .order_by("pk")
+        .values_list("pk", "article_id", "body", "body_html")
+    )
     stale = []
     for pk, article_id, body, body_html in rows.iterator(chunk_size=5000):
         fresh = render_comment_body(body)

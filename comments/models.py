@@ -147,6 +147,9 @@ class Comment(MPTTModel):
     )
     body = models.TextField(_("comment"), max_length=MAX_BODY_LENGTH)
     body_html = models.TextField(_("comment (HTML)"), blank=True, editable=False)
+    # Imported comments (comments.wxr) keep the HTML WordPress allowed, sanitized, in
+    # body_html; body is its plain text. Comments posted here are plain text: False.
+    body_is_html = models.BooleanField(_("imported HTML"), default=False, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -271,7 +274,16 @@ class Comment(MPTTModel):
         from comments.mentions import render_mentions
 
         # @Name mentions link to that commenter's comment in the thread (comments.mentions).
-        self.body_html = render_mentions(self, render_comment_body(self.body))
+        # An imported comment's sanitized HTML is kept as it is (body_is_html) until its
+        # body is edited here (by its author or in the admin): then it is plain text too.
+        if self.body_is_html and self.pk is not None:
+            stored = type(self)._base_manager.filter(pk=self.pk).values_list("body", flat=True)
+            if stored.first() not in (None, self.body):
+                self.body_is_html = False
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "body_is_html"}
+        if not self.body_is_html:
+            self.body_html = render_mentions(self, render_comment_body(self.body))
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):

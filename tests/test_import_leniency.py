@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from articles.models import Article
 from comments.models import Comment
@@ -188,3 +189,147 @@ def test_comments_without_ids_are_imported_and_bad_ids_reported(tmp_path):
     assert "    1 comments with an unreadable id" in out
     assert f"    line {bad_line}: <wp:comment_id> of <wp:comment> of post 5 is 'x3'" in out
     assert "Comments: 0 created, 0 updated, 3 unchanged" in out_again
+
+
+# --- comment HTML ---------------------------------------------------------------------------
+def imported_html(tmp_path, content):
+    run(write(tmp_path, export(item(5, comments=[comment(1, content=content)]))))
+    return Comment.objects.get(import_key="wxr:blog.example.com:comment:1")
+
+
+def test_comment_keeps_wordpress_allowed_html(tmp_path):
+    content = (
+        "<p>I <strong>agree</strong>, <em>mostly</em>: <b>b</b> <i>i</i> <del>d</del> <s>s</s> "
+        '<strike>st</strike> <abbr title="x">HTML</abbr> <acronym>NASA</acronym> '
+        '<cite>Me</cite> <code>x = 1</code> <q cite="https://q.example.org/">quoted</q></p>'
+        '<blockquote cite="https://src.example.org/">Earlier words</blockquote>'
+        'See <a href="https://example.org/x" title="The source">this</a>.'
+    )
+    reply = imported_html(tmp_path, content)
+
+    html = reply.body_html
+    for tag in ("strong", "em", "b", "i", "del", "s", "strike", "acronym", "cite", "code"):
+        assert f"<{tag}>" in html, tag
+    assert '<abbr title="x">HTML</abbr>' in html  # WordPress allows title on abbr, acronym
+    assert '<q cite="https://q.example.org/">quoted</q>' in html
+    assert '<blockquote cite="https://src.example.org/">Earlier words</blockquote>' in html
+    assert '<a href="https://example.org/x" title="The source" rel="nofollow ugc">this</a>' in html
+    assert reply.body_is_html
+    assert reply.body.startswith("I agree, mostly: b i d s st HTML NASA Me x = 1 quoted")
+    assert "this (https://example.org/x)" in reply.body  # plain text for search and emails
+
+
+def test_other_elements_become_their_text(tmp_path):
+    content = (
+        "<h2>A heading</h2><ul><li>first</li><li>second</li></ul>"
+        "<pre>line one\nline two</pre><div class='x'>in a div</div><img src='x.png' alt='pic'>"
+        "<table><tr><td>cell</td></tr></table><span style='color:red'>red</span>"
+    )
+    html = imported_html(tmp_path, content).body_html
+
+    assert "<h2" not in html and "<ul" not in html and "<li" not in html and "<img" not in html
+    assert "<p>A heading</p>" in html
+    assert "<p>first</p>" in html and "<p>second</p>" in html
+    assert "line one<br>line two" in html
+    assert "<p>in a div</p>" in html and "<p>cell</p>" in html
+    assert "red" in html and "style" not in html and "<span" not in html
+
+
+def test_scripts_event_handlers_and_javascript_urls_are_removed(tmp_path):
+    content = (
+        "Hi<script>alert('x')</script><style>p{color:red}</style>"
+        '<a href="javascript:alert(1)" onclick="steal()">click</a> '
+        '<a href="JaVaScRiPt:alert(2)">again</a> <a href="/relative">here</a> '
+        '<b onmouseover="steal()">bold</b> <q cite="javascript:alert(3)">q</q> '
+        '<blockquote cite="data:text/html,x">bq</blockquote>'
+        "<iframe src='https://evil.example/'></iframe><!-- note -->"
+    )
+    html = imported_html(tmp_path, content).body_html
+
+    lowered = html.lower()
+    for bad in ("script", "alert", "javascript", "onclick", "onmouseover", "steal", "iframe"):
+        assert bad not in lowered, bad
+    assert "style" not in lowered and "color:red" not in lowered and "note" not in lowered
+    assert "data:" not in lowered and "/relative" not in lowered
+    assert '<a rel="nofollow ugc">click</a>' in html
+    assert "<b>bold</b>" in html and "<q>q</q>" in html and "<blockquote>bq</blockquote>" in html
+
+
+def test_imported_html_is_shown_on_the_article_page(tmp_path, client):
+    reply = imported_html(tmp_path, 'Look: <a href="https://example.org/">there</a> <em>now</em>')
+
+    response = client.get(reply.article.get_absolute_url())
+
+    page = response.content.decode()
+    assert '<a href="https://example.org/" rel="nofollow ugc">there</a> <em>now</em>' in page
+
+
+def test_plain_text_comment_is_rendered_like_ours(tmp_path):
+    reply = imported_html(tmp_path, "Plain words\nand https://example.org/x")
+
+    assert not reply.body_is_html
+    assert 'rel="nofollow ugc noopener"' in reply.body_html  # linked as on this site
+
+
+def test_reimporting_html_comments_changes_nothing(tmp_path):
+    path = write(tmp_path, export(item(5, comments=[comment(1, content="<em>Hi</em> <h3>x</h3>")])))
+    run(path)
+
+    out, _ = run(path)
+
+    assert "Comments: 0 created, 0 updated, 1 unchanged" in out
+
+
+def test_saving_an_imported_comment_keeps_its_html(tmp_path):
+    reply = imported_html(tmp_path, "<blockquote>Quoted</blockquote><strong>Yes</strong>")
+    html = reply.body_html
+
+    reply.save()
+    reply.refresh_from_db()
+
+    assert reply.body_html == html
+
+
+def test_comments_posted_here_stay_plain_text(article):
+    posted = Comment.objects.create(
+        article=article,
+        author_name="Reader",
+        body="<em>not</em> <script>x()</script>",
+        created_at=timezone.now(),
+    )
+
+    assert not posted.body_is_html
+    assert "<em>" not in posted.body_html
+    assert "&lt;em&gt;not&lt;/em&gt;" in posted.body_html
+
+
+def test_changing_an_imported_comment_body_makes_it_plain_text(tmp_path):
+    reply = imported_html(tmp_path, "<em>Hi</em>")
+
+    reply.body = "Changed in the admin <b>here</b>"
+    reply.save()
+    reply.refresh_from_db()
+
+    assert not reply.body_is_html
+    assert reply.body_html == "<p>Changed in the admin &lt;b&gt;here&lt;/b&gt;</p>"
+
+
+def test_comments_check_leaves_imported_html_alone(tmp_path):
+    from comments.integrity import count_stale_bodies
+
+    imported_html(tmp_path, "<em>Hi</em>")
+
+    assert count_stale_bodies() == 0
+
+
+def test_editing_an_imported_comment_makes_it_plain_text(tmp_path):
+    from comments.posting import edit_comment
+
+    reply = imported_html(tmp_path, "<em>Hi</em>")
+    Comment.objects.filter(pk=reply.pk).update(created_at=timezone.now())  # in its edit window
+    reply.refresh_from_db()
+    edit_comment(reply, body="<em>Edited</em>")
+    reply.refresh_from_db()
+
+    assert not reply.body_is_html
+    assert "&lt;em&gt;Edited" in reply.body_html

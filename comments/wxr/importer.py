@@ -46,6 +46,7 @@ COMMENT_UPDATE_FIELDS = [
     "user_id",
     "body",
     "body_html",
+    "body_is_html",
     "status",
     "created_at",
 ]
@@ -368,7 +369,8 @@ class _Importer:
             "ip_address": fields.ip_address,
             "user_id": self._user(login).pk if login else None,
             "body": fields.body,
-            "body_html": render_comment_body(fields.body),
+            "body_html": fields.body_html or render_comment_body(fields.body),
+            "body_is_html": bool(fields.body_html),
             "status": fields.status,
             "created_at": fields.created_at,
             "import_key": key,

@@ -24,7 +24,7 @@ from django.utils.text import slugify
 from articles.models import Article
 from comments.models import MAX_NAME_LENGTH, Comment
 from comments.text import http_url
-from comments.wxr.markup import article_html, html_to_text
+from comments.wxr.markup import article_html, comment_html, has_markup, html_to_text
 from comments.wxr.parser import WXRError, element_name
 
 Status = Comment.Status
@@ -231,7 +231,8 @@ class CommentRecord:
     author_email: str
     author_url: str
     ip_address: str | None
-    body: str
+    body: str  # plain text
+    body_html: str  # sanitized HTML; empty for a plain-text comment (rendered as ours are)
     status: str
     created_at: datetime | None  # None: the comment has no date
 
@@ -247,6 +248,7 @@ def comment_record(comment, *, wp_id, post_id, time_zone):
     fields = comment.fields
     what = f"<wp:comment> of post {post_id}"
     name = " ".join(html_to_text(fields.get("comment_author", "")).split())
+    content = fields.get("comment_content", "")
     return CommentRecord(
         wp_id=wp_id,
         parent_wp=_int(comment, "comment_parent", what=what, default=0),
@@ -255,7 +257,8 @@ def comment_record(comment, *, wp_id, post_id, time_zone):
         author_email=valid_email(fields.get("comment_author_email", "")),
         author_url=http_url(fields.get("comment_author_url", ""))[:500],
         ip_address=valid_ip(fields.get("comment_author_IP", "")),
-        body=html_to_text(fields.get("comment_content", "")),
+        body=html_to_text(content),
+        body_html=comment_html(content) if has_markup(content) else "",
         status=COMMENT_STATUSES.get(
             fields.get("comment_approved", "").strip().lower(), Status.PENDING
         ),

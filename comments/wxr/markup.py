@@ -5,12 +5,17 @@ tags and adds them when displaying (``wpautop``: a blank line is a paragraph, a
 single line break a ``<br>``, block-level markup is left alone), so we apply the
 same rules once, then sanitize like every article body.
 
-Comment bodies are plain text in threadpress: tags are dropped, entities
-decoded, paragraphs kept as blank lines and ``<br>`` as line breaks.
+Comments keep the HTML WordPress allows in comments (``comment_html``: its default
+comment allowlist, sanitized with nh3, everything else becomes its text); their
+``body`` is the plain-text version (``html_to_text``: tags dropped, entities decoded,
+paragraphs kept as blank lines and ``<br>`` as line breaks) for search, emails and
+excerpts.
 """
 
 import re
 from html.parser import HTMLParser
+
+import nh3
 
 from articles.rendering import sanitize_html
 from comments.text import http_url, strip_control_characters
@@ -69,6 +74,69 @@ def wpautop(html: str) -> str:
 def article_html(content: str) -> str:
     """A WordPress post's content as the sanitized ``Article.body_html``."""
     return sanitize_html(wpautop(content))
+
+
+# WordPress's default comment allowlist ($allowedtags in wp-includes/kses.php), plus the
+# paragraphs and line breaks its display adds (wpautop).
+COMMENT_TAGS = {
+    "a", "abbr", "acronym", "b", "blockquote", "cite", "code", "del", "em", "i", "q", "s",
+    "strike", "strong", "p", "br",
+}  # fmt: skip
+COMMENT_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "acronym": {"title"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+}
+COMMENT_URL_SCHEMES = {"http", "https"}
+COMMENT_REL = "nofollow ugc"
+# Other block elements (headings, lists, <pre>, tables, <div>…) become paragraphs of their
+# text, so their words don't run into the next block's.
+TEXT_PARAGRAPH_TAGS = "|".join(
+    tag
+    for tag in BLOCK_TAGS.split("|")
+    if tag not in {"blockquote", "p", "script", "style", "textarea", "select", "option"}
+)
+OPEN_TEXT_PARAGRAPH_RE = re.compile(rf"<(?:{TEXT_PARAGRAPH_TAGS})(?:[\s/][^>]*)?>", re.IGNORECASE)
+CLOSE_TEXT_PARAGRAPH_RE = re.compile(rf"</(?:{TEXT_PARAGRAPH_TAGS})\s*>", re.IGNORECASE)
+EMPTY_PARAGRAPH_RE = re.compile(r"<p>(?:\s|<br>)*</p>\s*")
+HAS_MARKUP_RE = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z]")
+
+
+def has_markup(content: str) -> bool:
+    """Whether a comment holds tags or entities (else it is plain text, rendered as such)."""
+    return bool(HAS_MARKUP_RE.search(content or ""))
+
+
+def _comment_attribute(tag, attribute, value):
+    """Links and citations only to http(s) addresses: nh3 checks the scheme of ``href``
+    but not of ``cite``, and a relative link would point into this site."""
+    if attribute in ("href", "cite"):
+        return http_url(value) or None
+    return value
+
+
+def comment_html(content: str) -> str:
+    """A WordPress comment's HTML as threadpress shows it: WordPress's display rules
+    (``wpautop``), then only its comment allowlist, sanitized with nh3 (scripts and
+    styles dropped with their content, event handlers and ``javascript:`` URLs removed,
+    links ``rel="nofollow ugc"``); other elements become their text, block ones as
+    paragraphs (``<pre>`` keeps its line breaks)."""
+    html = wpautop(strip_control_characters(content or ""))
+    html = PRE_RE.sub(lambda match: match.group(0).replace("\n", "<br>"), html)
+    html = OPEN_TEXT_PARAGRAPH_RE.sub("<p>", html)
+    html = CLOSE_TEXT_PARAGRAPH_RE.sub("</p>", html)
+    cleaned = nh3.clean(
+        html,
+        tags=COMMENT_TAGS,
+        attributes=COMMENT_ATTRIBUTES,
+        url_schemes=COMMENT_URL_SCHEMES,
+        link_rel=COMMENT_REL,
+        strip_comments=True,
+        attribute_filter=_comment_attribute,
+    )
+    return EMPTY_PARAGRAPH_RE.sub("", cleaned).strip()
 
 
 TEXT_BLOCK_TAGS = set(BLOCK_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|"))
