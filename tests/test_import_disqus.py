@@ -118,7 +118,8 @@ def test_threads_match_articles_by_path_whatever_the_host(write_disqus):
     first, second = by_post(1), by_post(2)
     assert first.article == article
     assert first.body == "Hello there & welcome.\n\nSecond."
-    assert first.body_html == "<p>Hello there &amp; welcome.</p>\n\n<p>Second.</p>"
+    assert first.body_is_html
+    assert "<p>Hello <b>there</b> &amp; welcome.</p>" in first.body_html
     assert first.author_name == "Reader" and first.author_email == "reader@example.org"
     assert first.created_at.isoformat() == "2020-01-02T10:00:00+00:00"
     assert first.ip_address == "198.51.100.7"
@@ -126,6 +127,28 @@ def test_threads_match_articles_by_path_whatever_the_host(write_disqus):
     assert "Threads: 1 matched, 0 unmatched" in out
     assert "Comments: 2 created, 0 updated, 0 unchanged" in out
     assert "2 approved" in out
+
+
+def test_message_html_is_sanitized_with_the_comment_allowlist(write_disqus):
+    ArticleFactory(slug="story")
+    path = write_disqus(
+        thread(10, "https://x.example/articles/story/"),
+        post(
+            1,
+            10,
+            message='<p>See <a href="https://example.org/a" onclick="x()">this</a>'
+            "<script>alert(1)</script> <h2>Big</h2></p>",
+        ),
+        post(2, 10, message="Just text"),
+    )
+
+    run_import(path)
+
+    html = by_post(1).body_html
+    assert '<a href="https://example.org/a" rel="nofollow ugc">this</a>' in html
+    assert "script" not in html and "alert" not in html and "onclick" not in html
+    assert "<h2>" not in html and "Big" in html
+    assert by_post(2).body_html == "<p>Just text</p>" and not by_post(2).body_is_html
 
 
 def test_url_map_moves_old_paths_to_new_articles(write_disqus, tmp_path):

@@ -25,7 +25,7 @@ from comments.models import MAX_NAME_LENGTH, Comment
 from comments.signals import invalidate
 from comments.text import render_comment_body
 from comments.wxr.mapping import valid_email, valid_ip
-from comments.wxr.markup import html_to_text
+from comments.wxr.markup import comment_html, has_markup, html_to_text
 
 Status = Comment.Status
 
@@ -39,6 +39,7 @@ UPDATE_FIELDS = [
     "ip_address",
     "body",
     "body_html",
+    "body_is_html",
     "status",
     "created_at",
 ]
@@ -171,7 +172,8 @@ def _compact(post: Post):
             "author_name": name[:MAX_NAME_LENGTH] or ANONYMOUS,
             "author_email": valid_email(post.email),
             "ip_address": valid_ip(post.ip),
-            "body": body,  # its HTML is rendered per article, when it is imported
+            "body": body,
+            "body_html": post.message if has_markup(post.message) else "",  # the raw HTML
             "status": status,
             "created_at": post.created_at,
         },
@@ -269,7 +271,15 @@ class _Importer:
                     entry.existing = existing
         entries = [entry for entry in entries if entry.key]
         for entry in entries:
-            entry.values["body_html"] = render_comment_body(entry.values["body"])
+            # Rendered per article, when imported: the HTML Disqus kept, sanitized like
+            # import_wxr's comments (WordPress's comment allowlist), else the plain text.
+            values = entry.values
+            values["body_is_html"] = bool(values["body_html"])
+            values["body_html"] = (
+                comment_html(values["body_html"])
+                if values["body_is_html"]
+                else render_comment_body(values["body"])
+            )
         self._link_parents(entries)
         entries.sort(key=lambda entry: (entry.values["created_at"], entry.dsq_id))
         for entry in entries:
