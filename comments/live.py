@@ -12,7 +12,8 @@ import json
 import re
 import time
 
-from django.db import close_old_connections, connections
+from django.core import signals
+from django.db import connections
 from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -209,11 +210,13 @@ class VersionFastPath:
 
     @staticmethod
     def answer(pk, environ):
-        close_old_connections()
+        # The request's signals, as Django's handler sends them: they close the database
+        # connection when it is old or unusable (CONN_MAX_AGE), as after any request.
+        signals.request_started.send(sender=VersionFastPath, environ=environ)
         try:
             state = current_state(pk)
         finally:
-            close_old_connections()
+            signals.request_finished.send(sender=VersionFastPath)
         common = [
             ("Cache-Control", f"public, max-age={FRESH_SECONDS}"),
             ("X-Content-Type-Options", "nosniff"),

@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -224,12 +226,19 @@ def fast_path_call(path, *, method="GET", **headers):
         return [b"full stack"]
 
     environ = RequestFactory().generic(method, path, **headers).environ
+    # As Django's test client does: the test's transaction keeps its connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     answer = {}
 
     def start_response(status, response_headers):
         answer["status"], answer["headers"] = status, dict(response_headers)
 
-    body = b"".join(live.VersionFastPath(full_stack)(environ, start_response))
+    try:
+        body = b"".join(live.VersionFastPath(full_stack)(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return answer["status"], answer["headers"], body, bool(handed_over)
 
 
