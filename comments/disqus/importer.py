@@ -24,6 +24,7 @@ from comments.disqus.parser import DisqusError, Post, Thread, read_disqus
 from comments.models import MAX_NAME_LENGTH, Comment
 from comments.signals import invalidate
 from comments.text import render_comment_body
+from comments.wxr.importer import listed_lines
 from comments.wxr.mapping import valid_email, valid_ip
 from comments.wxr.markup import comment_html, has_markup, html_to_text
 
@@ -32,7 +33,6 @@ Status = Comment.Status
 KEY_BATCH = 500
 FLUSH_SIZE = 5000
 ANONYMOUS = "Anonymous"
-NOTES_SHOWN = 20
 UPDATE_FIELDS = [
     "author_name",
     "author_email",
@@ -77,19 +77,11 @@ class DisqusReport:
         if self.skipped:
             lines.append("  Skipped:")
             lines += [f"    {count} {reason}" for reason, count in sorted(self.skipped.items())]
-        lines += _listed("Threads with no matching article", self.unmatched)
-        lines += _listed("Comments promoted to top level (parent not in the thread)", self.promoted)
+        lines += listed_lines("Threads with no matching article", self.unmatched)
+        lines += listed_lines(
+            "Comments promoted to top level (parent not in the thread)", self.promoted
+        )
         return lines
-
-
-def _listed(title, notes):
-    if not notes:
-        return []
-    lines = [f"  {title}: {len(notes)}"]
-    lines += [f"    {note}" for note in notes[:NOTES_SHOWN]]
-    if len(notes) > NOTES_SHOWN:
-        lines.append(f"    … and {len(notes) - NOTES_SHOWN} more")
-    return lines
 
 
 # --- paths ---------------------------------------------------------------------------

@@ -86,13 +86,16 @@ class ImportReport:
         if self.skipped:
             lines.append("  Skipped:")
             lines += [f"    {count} {reason}" for reason, count in sorted(self.skipped.items())]
-        lines += _listed("Comments promoted to top level (parent not in the file)", self.promoted)
-        lines += _listed("Password-protected posts imported as drafts", self.protected)
-        lines += _listed("Left out (line by line)", self.skipped_lines)
+        lines += listed_lines(
+            "Comments promoted to top level (parent not in the file)", self.promoted
+        )
+        lines += listed_lines("Password-protected posts imported as drafts", self.protected)
+        lines += listed_lines("Left out (line by line)", self.skipped_lines)
         return lines
 
 
-def _listed(title, notes):
+def listed_lines(title, notes):
+    """A summary's list: its title and count, then the first ``NOTES_SHOWN`` notes."""
     if not notes:
         return []
     lines = [f"  {title}: {len(notes)}"]
