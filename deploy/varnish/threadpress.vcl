@@ -1,0 +1,223 @@
+vcl 4.1;
+# threadpress behind Varnish 7 (Debian's varnish + varnish-modules for xkey and accept).
+#
+# What is cached: only what the app marks with `Surrogate-Control: max-age=N` (article
+# pages, home/list pages, feeds, sitemap: the pages every cookie-less anonymous reader
+# shares) and static files (/static/, whitenoise's own Cache-Control). Everything else
+# goes to the app every time. The app lists what a response shows in its `xkey` header;
+# `PURGE /` with `xkey-purge: key1 key2` (from the purgers ACL) drops those objects.
+# The per-reader parts of a cached page (CSRF token, the comment form's signed timestamp)
+# are `<esi:include>`s of /_edge/ fragments, which are never cached.
+#
+# Substitute before loading (the file does not compile as shipped):
+#   @BACKEND_HOST@  @BACKEND_PORT@   the app server or the load balancer in front of them
+#   sed -e 's/@BACKEND_HOST@/127.0.0.1/' -e 's/@BACKEND_PORT@/8000/' \
+#       deploy/varnish/threadpress.vcl > /etc/varnish/threadpress.vcl
+# The languages in vcl_init must be the site's DJANGO_LANGUAGES (first = default), the
+# cookie names below Django's CSRF_COOKIE_NAME / LANGUAGE_COOKIE_NAME and the comments
+# app's sort cookie (csort). docs/deployment.md has the whole shape.
+
+import std;
+import xkey;
+import cookie;
+import accept;
+
+backend app {
+    .host = "@BACKEND_HOST@";
+    .port = "@BACKEND_PORT@";
+    .connect_timeout = 1s;
+    .first_byte_timeout = 30s;
+    .between_bytes_timeout = 10s;
+    # Sick after 3 failed probes out of 5 (about 6 s): then grace serves stale pages.
+    .probe = {
+        .request = "GET /healthz HTTP/1.1"
+                   "Host: localhost"
+                   "Connection: close"
+                   "User-Agent: varnish-probe";
+        .interval = 2s;
+        .timeout = 1s;
+        .window = 5;
+        .threshold = 3;
+        .initial = 3;
+    }
+}
+
+# Who may PURGE: the app servers (EDGE_PURGE_URLS points at this Varnish). Add their
+# addresses here when they run on other hosts.
+acl purgers {
+    "127.0.0.1";
+    "::1";
+}
+
+sub vcl_init {
+    # The site's languages (DJANGO_LANGUAGES); the first is the fallback.
+    new languages = accept.rule("en");
+    languages.add("de");
+}
+
+sub vcl_recv {
+    # --- purging by surrogate key --------------------------------------------------------
+    if (req.method == "PURGE") {
+        if (client.ip !~ purgers) {
+            return (synth(403, "Forbidden"));
+        }
+        if (!req.http.xkey-purge) {
+            return (synth(400, "xkey-purge header required"));
+        }
+        # Hard purge: the objects are gone, the next reader gets a fresh page.
+        set req.http.X-Purged = xkey.purge(req.http.xkey-purge);
+        return (synth(200, "Purged " + req.http.X-Purged));
+    }
+
+    # Nobody outside tells the app it is behind an ESI cache, or which nonce to use.
+    unset req.http.Surrogate-Capability;
+    unset req.http.X-Edge-Nonce;
+
+    # --- ESI fragments (/_edge/): per reader, never cached ------------------------------
+    if (req.url ~ "^/_edge/") {
+        if (req.esi_level > 0) {
+            # Every include of one page view uses the same nonce: a reader without a
+            # CSRF cookie gets one new secret for the whole page.
+            set req.http.X-Edge-Nonce = req_top.http.X-Edge-Nonce;
+        }
+        return (pass);
+    }
+    if (req.esi_level == 0) {
+        set req.http.X-Edge-Nonce = req.xid + "." + std.random(0, 1000000000) + "." + now;
+    }
+
+    if (req.method != "GET" && req.method != "HEAD") {
+        return (pass);
+    }
+
+    # --- language: one cache object per site language ----------------------------------
+    # The language cookie wins (Django's LocaleMiddleware); else Accept-Language, region
+    # subtags dropped ("de-AT" → "de"), matched against the site's languages. The app
+    # then sees only the normalised header, so the page always matches the hash.
+    cookie.parse(req.http.Cookie);
+    if (cookie.get("django_language") ~ "^[A-Za-z-]+$") {
+        set req.http.Accept-Language = cookie.get("django_language");
+    }
+    set req.http.Accept-Language = languages.filter(
+        regsuball(std.tolower(req.http.Accept-Language), "\b([a-z]{2,3})-[a-z0-9-]+", "\1"));
+
+    # --- cookies: strip those that don't personalise, pass on anything else -------------
+    # The csort cookie (a remembered comment sort) only turns a bare article URL into a
+    # redirect: kept, and hashed, for URLs without a query string; dropped on the others.
+    if (req.url !~ "\?") {
+        set req.http.X-Sort = cookie.get("csort");
+    }
+    cookie.delete("csrftoken");
+    cookie.delete("django_language");
+    cookie.delete("csort");
+    if (cookie.get_string() != "") {
+        # sessionid, the remembered commenter name, messages, anything unknown: personal.
+        return (pass);
+    }
+    if (req.http.X-Sort) {
+        set req.http.Cookie = "csort=" + req.http.X-Sort;
+    } else {
+        unset req.http.Cookie;
+    }
+    unset req.http.Authorization;
+    return (hash);
+}
+
+sub vcl_hash {
+    hash_data(req.url);
+    if (req.http.host) {
+        hash_data(req.http.host);
+    } else {
+        hash_data(server.ip);
+    }
+    hash_data(req.http.Accept-Language);
+    if (req.http.X-Sort) {
+        hash_data("csort=" + req.http.X-Sort);
+    }
+    return (lookup);
+}
+
+# --- grace: serve the last good page while the app is down or slow ------------------------
+# Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a stale
+# object is served for at most 10 s (while a background fetch refreshes it); when the probe
+# says sick, or the app answers 5xx, for the whole 6 h.
+sub vcl_recv {
+    if (std.healthy(req.backend_hint) && !req.http.X-Stale-Ok) {
+        set req.grace = 10s;
+    }
+}
+
+sub vcl_backend_fetch {
+    # Tell the app an ESI processor is in front (it then sends includes for the holes).
+    set bereq.http.Surrogate-Capability = "varnish=ESI/1.0";
+    unset bereq.http.X-Sort;
+    unset bereq.http.X-Stale-Ok;
+}
+
+sub vcl_backend_response {
+    # A background refresh that fails keeps the stale object.
+    if (beresp.status >= 500 && bereq.is_bgfetch) {
+        return (abandon);
+    }
+    set beresp.grace = 6h;
+    if (beresp.http.Surrogate-Control ~ "ESI/1\.0") {
+        set beresp.do_esi = true;
+    }
+    if (bereq.uncacheable) {
+        unset beresp.http.Surrogate-Control;
+        return (deliver);
+    }
+    if (beresp.http.Set-Cookie
+        || beresp.http.Cache-Control ~ "(?i)private|no-store"
+        || beresp.http.Vary == "*"
+        || beresp.status >= 500) {
+        # Personal or failed: never shared (hit-for-miss for a short while).
+        set beresp.ttl = 10s;
+        set beresp.uncacheable = true;
+    } else if (beresp.http.Surrogate-Control ~ "max-age=\d+") {
+        # The app's edge TTL (Varnish reads Surrogate-Control max-age itself).
+        set beresp.ttl = std.duration(
+            regsub(beresp.http.Surrogate-Control, "^.*max-age=(\d+).*$", "\1") + "s", 0s);
+    } else if (bereq.url ~ "^/static/" && beresp.status == 200) {
+        # whitenoise's Cache-Control (a year for hashed names) sets the TTL.
+    } else {
+        # Not marked shareable by the app: ask it every time.
+        set beresp.ttl = 10s;
+        set beresp.uncacheable = true;
+    }
+    unset beresp.http.Surrogate-Control;
+    return (deliver);
+}
+
+sub vcl_deliver {
+    # A 5xx while a stale copy may exist: try once more with the long grace.
+    if (resp.status >= 500 && req.restarts == 0 && req.esi_level == 0
+        && (req.method == "GET" || req.method == "HEAD")) {
+        set req.http.X-Stale-Ok = "1";
+        return (restart);
+    }
+    if (req.esi_level == 0) {
+        if (obj.hits > 0) {
+            set resp.http.X-Cache = "HIT";
+        } else {
+            set resp.http.X-Cache = "MISS";
+        }
+    }
+    unset resp.http.xkey;
+    unset resp.http.Via;
+    unset resp.http.X-Varnish;
+}
+
+sub vcl_backend_error {
+    # The app unreachable: the client's vcl_deliver restarts once for a stale copy.
+    set beresp.status = 503;
+}
+
+sub vcl_synth {
+    if (req.method == "PURGE") {
+        set resp.http.Content-Type = "text/plain; charset=utf-8";
+        set resp.body = resp.reason + {"
+"};
+        return (deliver);
+    }
+}
