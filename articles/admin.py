@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from articles.models import Article, site_discussion_default
+from articles.models import Article, Section, Tag, site_discussion_default
 
 # The fields a moderator with ``articles.change_discussion`` may change on an article
 # they may not otherwise edit.
@@ -58,20 +58,22 @@ class ArticleAdmin(admin.ModelAdmin):
         "status",
         "published_at",
         "author",
+        "section",
         "approved_comments",
         "pending_comments",
         "comments_open",
     ]
-    list_filter = ["status", "published_at", "comments_open", "comments_premoderated"]
+    list_filter = ["status", "section", "published_at", "comments_open", "comments_premoderated"]
     search_fields = ["title", "summary", "body"]
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
-    list_select_related = ["author"]
+    list_select_related = ["author", "section"]
     raw_id_fields = ["author"]
+    autocomplete_fields = ["tags"]
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "author", "summary", "body"]}),
-        (_("Publishing"), {"fields": ["status", "published_at"]}),
+        (_("Publishing"), {"fields": ["status", "published_at", "section", "tags"]}),
         (
             _("Discussion"),
             {
@@ -173,3 +175,51 @@ class ArticleAdmin(admin.ModelAdmin):
             obj.pk,
             obj.pending_count,
         )
+
+
+@admin.register(Section)
+class SectionAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "position", "published_articles", "all_articles"]
+    list_editable = ["position"]
+    search_fields = ["name", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                article_count=Count("articles", distinct=True),
+                published_count=Count(
+                    "articles",
+                    filter=Q(articles__in=Article.objects.published()),
+                    distinct=True,
+                ),
+            )
+        )
+
+    @admin.display(description=_("public articles"), ordering="published_count")
+    def published_articles(self, obj):
+        return obj.published_count
+
+    @admin.display(description=_("all articles"), ordering="article_count")
+    def all_articles(self, obj):
+        url = reverse("admin:articles_article_changelist")
+        return format_html(
+            '<a href="{}?section__id__exact={}">{}</a>', url, obj.pk, obj.article_count
+        )
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "all_articles"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(article_count=Count("articles"))
+
+    @admin.display(description=_("articles"), ordering="article_count")
+    def all_articles(self, obj):
+        url = reverse("admin:articles_article_changelist")
+        return format_html('<a href="{}?tags__id__exact={}">{}</a>', url, obj.pk, obj.article_count)

@@ -6,3 +6,8 @@ class ArticlesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "articles"
     verbose_name = _("Articles")
+
+    def ready(self):
+        from articles import invalidation
+
+        invalidation.connect()

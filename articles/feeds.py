@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.shortcuts import get_object_or_404
 from django.urls import reverse_lazy
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext
 
-from articles.models import Article
+from articles.models import Article, Section, Tag
+from site_config import edge
 
 
 class LatestArticlesFeed(Feed):
@@ -39,3 +41,67 @@ class LatestArticlesAtomFeed(LatestArticlesFeed):
 
     def subtitle(self):
         return self.description()
+
+
+class ListedByFeed(LatestArticlesFeed):
+    """The latest public articles of one section or tag (``by``), 404 for an unknown slug."""
+
+    by = None  # Section or Tag
+    article_field = None  # how an article points at it
+    surrogate_key = None
+
+    def get_object(self, request, slug):
+        return get_object_or_404(self.by, slug=slug)
+
+    def get_feed(self, obj, request):
+        # ``obj`` was fetched for this request, so it can carry the items to the feed.
+        obj.feed_items = list(
+            Article.objects.published()
+            .filter(**{self.article_field: obj})
+            .select_related("author")[:20]
+        )
+        edge.add_surrogate_keys(
+            request,
+            edge.LISTS_KEY,
+            self.surrogate_key(obj.pk),
+            *(edge.article_key(article.pk) for article in obj.feed_items),
+        )
+        return super().get_feed(obj, request)
+
+    def title(self, obj):
+        return f"{obj.name} · {settings.SITE_NAME}"
+
+    def link(self, obj):
+        return obj.get_absolute_url()
+
+    def description(self, obj):
+        return getattr(obj, "description", "") or gettext(settings.SITE_TAGLINE)
+
+    def items(self, obj):
+        return obj.feed_items
+
+
+class SectionFeed(ListedByFeed):
+    by = Section
+    article_field = "section"
+    surrogate_key = staticmethod(edge.section_key)
+
+
+class SectionAtomFeed(SectionFeed):
+    feed_type = Atom1Feed
+
+    def subtitle(self, obj):
+        return self.description(obj)
+
+
+class TagFeed(ListedByFeed):
+    by = Tag
+    article_field = "tags"
+    surrogate_key = staticmethod(edge.tag_key)
+
+
+class TagAtomFeed(TagFeed):
+    feed_type = Atom1Feed
+
+    def subtitle(self, obj):
+        return self.description(obj)

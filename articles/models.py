@@ -3,7 +3,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import F
+from django.db.models import F, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -195,7 +195,32 @@ class ArticleQuerySet(models.QuerySet):
         """Public articles as the site lists them: with their author, and the values
         other apps add with ``annotate_lists`` (a comment count), in the list query."""
         annotations = {name: expression() for name, expression in _list_annotations.items()}
-        return self.published().select_related("author").annotate(**annotations)
+        return (
+            self.published()
+            .select_related("author", "section")
+            .prefetch_related("tags")
+            .annotate(**annotations)
+        )
+
+
+class ListedQuerySet(models.QuerySet):
+    """Sections and tags: ``listed()`` are those with a public article (their pages
+    have something to list, so they go in the sitemap)."""
+
+    def listed(self):
+        return self.filter(
+            models.Exists(
+                Article.objects.published().filter(**{self.article_field: OuterRef("pk")})
+            )
+        )
+
+
+class SectionQuerySet(ListedQuerySet):
+    article_field = "section"
+
+
+class TagQuerySet(ListedQuerySet):
+    article_field = "tags"
 
 
 class Section(models.Model):
@@ -208,6 +233,8 @@ class Section(models.Model):
     position = models.PositiveSmallIntegerField(
         _("position"), default=0, help_text=_("Sections are listed in this order.")
     )
+
+    objects = SectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "name"]
@@ -226,6 +253,8 @@ class Tag(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
+
+    objects = TagQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.http import HttpResponsePermanentRedirect, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
-from articles.models import Article
-from site_config import pagecache
+from articles.models import Article, Section, Tag
+from site_config import edge, pagecache
 from site_config.pagination import ForgivingPaginator
 
 
@@ -11,7 +13,11 @@ class ArticleVisibilityMixin:
     """Public articles for everyone; staff also preview drafts and scheduled ones."""
 
     def get_queryset(self):
-        return Article.objects.visible_to(self.request.user).select_related("author")
+        return (
+            Article.objects.visible_to(self.request.user)
+            .select_related("author", "section")
+            .prefetch_related("tags")
+        )
 
 
 class ArticleListView(ListView):
@@ -29,6 +35,55 @@ class ArticleListView(ListView):
         paginator = self.get_paginator(queryset, page_size)
         page = paginator.get_page(self.request.GET.get(self.page_kwarg))
         return paginator, page, page.object_list, page.has_other_pages()
+
+
+class ListedByView(ArticleListView):
+    """The public articles of one section or tag (``by``: its model), paginated and
+    shown like the home page; 404 for an unknown slug."""
+
+    template_name = "articles/article_list_by.html"
+    by = None  # Section or Tag
+    article_field = None  # how an article points at it
+    feed_names = None  # its RSS and Atom routes
+    surrogate_key = None
+
+    def get(self, request, *args, **kwargs):
+        self.listed_by = get_object_or_404(self.by, slug=kwargs["slug"])
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return super().get_queryset().filter(**{self.article_field: self.listed_by})
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        edge.add_surrogate_keys(
+            self.request,
+            edge.LISTS_KEY,
+            self.surrogate_key(self.listed_by.pk),
+            *(edge.article_key(article.pk) for article in context["articles"]),
+        )
+        rss, atom = self.feed_names
+        return {
+            **context,
+            "listed_by": self.listed_by,
+            "kind": self.by._meta.verbose_name,
+            "feed_rss": reverse(rss, kwargs={"slug": self.listed_by.slug}),
+            "feed_atom": reverse(atom, kwargs={"slug": self.listed_by.slug}),
+        }
+
+
+class SectionView(ListedByView):
+    by = Section
+    article_field = "section"
+    feed_names = ("articles:section-feed", "articles:section-feed-atom")
+    surrogate_key = staticmethod(edge.section_key)
+
+
+class TagView(ListedByView):
+    by = Tag
+    article_field = "tags"
+    feed_names = ("articles:tag-feed", "articles:tag-feed-atom")
+    surrogate_key = staticmethod(edge.tag_key)
 
 
 class ArticleDetailView(ArticleVisibilityMixin, DetailView):

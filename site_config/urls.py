@@ -6,10 +6,10 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView, TemplateView
 
-from articles.sitemaps import ArticleSitemap
+from articles.sitemaps import ArticleSitemap, SectionSitemap, TagSitemap
 from site_config.health import healthz
 
-sitemaps = {"articles": ArticleSitemap}
+sitemaps = {"articles": ArticleSitemap, "sections": SectionSitemap, "tags": TagSitemap}
 
 urlpatterns = [
     path("admin/", admin.site.urls),

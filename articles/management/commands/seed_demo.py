@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
-from articles.models import Article
+from articles.models import Article, Section, Tag
 from articles.rendering import render_markdown
 from articles.signals import demo_seeded
 
@@ -154,6 +155,28 @@ SCHEDULED = (
 
 CLOSED_ARTICLE = "municipal-wifi-experiment"
 
+# (slug, name, description), in the order the site lists them.
+SECTIONS = [
+    ("news", "News", "What happened, checked and explained."),
+    ("opinion", "Opinion", "Arguments from our writers and guests."),
+    ("reviews", "Reviews", "Things we bought, borrowed or tried, and what we made of them."),
+]
+# Article slug → (section slug, tag names).
+FILED = {
+    "night-bus-timetables-go-open": ("news", ["Open data", "Transport"]),
+    "coding-bootcamps-worth-it": ("opinion", ["Education", "Careers"]),
+    "the-quiet-return-of-rss": ("opinion", ["The web"]),
+    "repairable-laptops-one-year-on": ("reviews", ["Hardware", "Right to repair"]),
+    "municipal-wifi-experiment": ("news", ["City council", "The web"]),
+    "what-a-database-migration-taught-us": ("opinion", ["Databases"]),
+    "e-bike-subsidies-explained": ("news", ["Transport"]),
+    "local-newsrooms-and-comment-sections": ("opinion", ["Journalism"]),
+    "heat-pumps-in-old-houses": ("reviews", ["Energy", "Housing"]),
+    "library-card-streaming": ("reviews", ["Libraries", "Film"]),
+    "draft-city-budget-analysis": ("news", ["City council"]),
+    "scheduled-election-night-live": ("news", ["Elections"]),
+}
+
 
 def refresh_body_html(article):
     """Save ``article`` if its stored HTML is not what its Markdown renders to now (say,
@@ -211,6 +234,7 @@ class Command(BaseCommand):
                 "published_at": now + timedelta(days=7),
             },
         )[1]
+        self.file_articles()
         # Other apps add their demo content (the comments app: its discussions). Their
         # saves go through the model signals, so pages cached before are refreshed.
         responses = demo_seeded.send(sender=self.__class__)
@@ -220,6 +244,26 @@ class Command(BaseCommand):
             f"created, {refreshed} article(s) re-rendered."
         )
         self.create_admin()
+
+    def file_articles(self):
+        """Demo sections and tags, and each demo article filed under them once: an
+        article given a section or tags (by an editor, or an earlier run) keeps them."""
+        sections = {}
+        for position, (slug, name, description) in enumerate(SECTIONS):
+            sections[slug] = Section.objects.get_or_create(
+                slug=slug,
+                defaults={"name": name, "description": description, "position": position},
+            )[0]
+        tags = {}
+        for name in sorted({name for _section, names in FILED.values() for name in names}):
+            tags[name] = Tag.objects.get_or_create(slug=slugify(name), defaults={"name": name})[0]
+        for article in Article.objects.filter(slug__in=FILED).prefetch_related("tags"):
+            section, names = FILED[article.slug]
+            if article.section_id is None:
+                article.section = sections[section]
+                article.save()
+            if not article.tags.all():
+                article.tags.add(*(tags[name] for name in names))
 
     def create_authors(self):
         User = get_user_model()
