@@ -26,13 +26,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Section, Tag
 from comments import commenters, treewrites
 from comments.models import Comment
 from comments.signals import invalidate
 from comments.text import render_comment_body
 from comments.wxr import mapping
-from comments.wxr.parser import Author, WXRError, WXRReader
+from comments.wxr.parser import Author, Term, WXRError, WXRReader
 
 Status = Comment.Status
 
@@ -62,6 +62,8 @@ class ImportReport:
     site: str = ""
     users_created: int = 0
     articles: Counter = field(default_factory=Counter)  # created / updated / unchanged
+    sections: Counter = field(default_factory=Counter)  # created / existing
+    tags: Counter = field(default_factory=Counter)  # created / existing
     comments: Counter = field(default_factory=Counter)  # created / updated / unchanged
     statuses: Counter = field(default_factory=Counter)  # every imported comment, by status
     skipped: Counter = field(default_factory=Counter)  # reason → count
@@ -78,6 +80,8 @@ class ImportReport:
             f"  Users: {self.users_created} created",
             "  Articles: "
             + ", ".join(f"{self.articles[k]} {k}" for k in ("created", "updated", "unchanged")),
+            "  Sections: " + ", ".join(f"{self.sections[k]} {k}" for k in ("created", "existing")),
+            "  Tags: " + ", ".join(f"{self.tags[k]} {k}" for k in ("created", "existing")),
             "  Comments: "
             + ", ".join(f"{self.comments[k]} {k}" for k in ("created", "updated", "unchanged"))
             + " — "
@@ -113,6 +117,7 @@ def import_wxr(
     time_zone=None,
     on_progress=None,
     site=None,
+    section_from=(),
 ):
     """Import the WXR file ``source`` (a path or a binary file object) in one transaction.
 
@@ -121,6 +126,8 @@ def import_wxr(
     exist in the site's local time. ``on_progress(n)`` is called with the number of
     bytes read after each chunk. ``site`` (``--site NAME``) names the site in import keys
     instead of the export's URLs; without both, the file does (``mapping.file_site_key``).
+    ``section_from`` (``--section-from``): category slugs, in order, that an article's
+    section is taken from before its first category (``mapping.section_slug``).
     """
     path = os.fspath(source) if isinstance(source, str | os.PathLike) else source
     name = getattr(source, "name", path)
@@ -134,6 +141,7 @@ def import_wxr(
                 time_zone=time_zone or timezone.get_current_timezone(),
                 site=mapping.named_site_key(site) if site else None,
                 file_name=name if isinstance(name, str) else "",
+                section_from=section_from,
             )
             reader = WXRReader(fileobj, on_progress=on_progress)
             checked = False
@@ -169,7 +177,9 @@ class _Entry:
 
 
 class _Importer:
-    def __init__(self, *, report, with_pingbacks, time_zone, site=None, file_name=""):
+    def __init__(
+        self, *, report, with_pingbacks, time_zone, site=None, file_name="", section_from=()
+    ):
         self.report = report
         self.with_pingbacks = with_pingbacks
         self.time_zone = time_zone
@@ -180,6 +190,9 @@ class _Importer:
         self.site = site or None
         self.report.site = self.site or ""
         self.file_name = file_name
+        self.section_from = list(section_from or ())
+        self.term_definitions = {}  # (kind, slug) → mapping.TermRecord from the channel
+        self.terms = {}  # (kind, slug) → the Section or Tag
         # New thread ids: the new-tree lock is taken at the first one and held until the
         # file's transaction ends, so no one else allocates ids meanwhile.
         self.tree_ids = treewrites.TreeIds()
@@ -192,6 +205,10 @@ class _Importer:
     def handle(self, record, channel):
         if isinstance(record, Author):
             self._author(record)
+        elif isinstance(record, Term):
+            term = mapping.term_record(record)
+            if term is not None:
+                self.term_definitions.setdefault((term.kind, term.slug), term)
         else:
             self._item(record, channel)
 
@@ -281,6 +298,13 @@ class _Importer:
             "comments_open": record.comments_open,
             "author_id": self._user(record.creator).pk,
         }
+        categories, tags = mapping.item_terms(item)
+        section = mapping.section_slug(categories, self.section_from)
+        if section is not None:
+            values["section_id"] = self._term(
+                next(c for c in categories if c.slug == section), Section
+            ).pk
+        tag_ids = {self._term(tag, Tag).pk for tag in tags}
         article = Article.objects.filter(import_key=key).first()
         if record.published_at is None:
             # An undated post (an unscheduled draft) is dated when first imported, once:
@@ -289,11 +313,17 @@ class _Importer:
         if article is None:
             article = Article(import_key=key, slug=self._unique_slug(record.slug), **values)
             article.save()
+            if tag_ids:
+                article.tags.add(*tag_ids)
             self.report.articles["created"] += 1
             self.touched.add(article.pk)
             return article
         changed = [name for name, value in values.items() if getattr(article, name) != value]
-        if changed:
+        # Tags the file gives are added; tags given here since are kept.
+        new_tags = tag_ids - set(article.tags.values_list("pk", flat=True)) if tag_ids else ()
+        if new_tags:
+            article.tags.add(*new_tags)
+        if changed or new_tags:
             for name in changed:
                 setattr(article, name, values[name])
             article.save()  # the slug is kept: published URLs don't move
@@ -302,6 +332,32 @@ class _Importer:
         else:
             self.report.articles["unchanged"] += 1
         return article
+
+    def _term(self, record, model):
+        """The Section or Tag of a category or tag, matched by slug, created when new
+        (with the channel's name and description when it defines them)."""
+        key = (record.kind, record.slug)
+        if key in self.terms:
+            return self.terms[key]
+        record = self.term_definitions.get(key, record)
+        counts = self.report.sections if model is Section else self.report.tags
+        term = model.objects.filter(slug=record.slug).first()
+        if term is None:
+            name = record.name
+            if model.objects.filter(name=name).exists():
+                # Names are unique too: another slug already holds this one.
+                name = (
+                    f"{name[: mapping.TERM_NAME_MAX_LENGTH - len(record.slug) - 3]} ({record.slug})"
+                )
+            term = model(slug=record.slug, name=name)
+            if model is Section:
+                term.description = record.description
+            term.save()
+            counts["created"] += 1
+        else:
+            counts["existing"] += 1
+        self.terms[key] = term
+        return term
 
     def _unique_slug(self, base):
         slug, number = base, 1

@@ -144,6 +144,84 @@ def clean_login(value):
     return LOGIN_JUNK_RE.sub("", value or "").strip()[:150]
 
 
+# --- categories → sections, tags → tags ----------------------------------------------
+# An item's <category domain=…>: WordPress writes "category" and "post_tag" (WXR 1.0
+# also "tag", and a bare <category> for a category); other taxonomies are not imported.
+TERM_DOMAINS = {"category": "category", "": "category", "post_tag": "tag", "tag": "tag"}
+TERM_SLUG_MAX_LENGTH = 100
+TERM_NAME_MAX_LENGTH = 100
+
+
+@dataclass(slots=True)
+class TermRecord:
+    kind: str  # "category" (→ a section) or "tag"
+    slug: str
+    name: str
+    description: str = ""
+
+
+def term_slug(nicename, name):
+    """A term's slug here: its WordPress nicename (percent-decoded, slugified); a name
+    the slug can't hold (e.g. only Cyrillic) gives ``term-`` + 8 hex digits of its
+    SHA-256, the same every time."""
+    source = unquote((nicename or "").strip()) or (name or "").strip()
+    slug = slugify(source)[:TERM_SLUG_MAX_LENGTH].strip("-")
+    if slug or not source:
+        return slug
+    return f"term-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+
+
+def _term_name(name, slug):
+    return " ".join(html_to_text(name or "").split())[:TERM_NAME_MAX_LENGTH] or slug
+
+
+def term_record(term):
+    """A channel's ``<wp:category>`` or ``<wp:tag>`` definition; None without a slug."""
+    fields = term.fields
+    slug = term_slug(fields.get("slug", ""), fields.get("name", ""))
+    if not slug:
+        return None
+    return TermRecord(
+        kind=term.kind,
+        slug=slug,
+        name=_term_name(fields.get("name", ""), slug),
+        description=html_to_text(fields.get("description", "")),
+    )
+
+
+def item_terms(item):
+    """The item's categories and tags as ``TermRecord`` lists, in file order, each slug
+    once."""
+    categories, tags, seen = [], [], set()
+    for domain, nicename, name in item.categories:
+        kind = TERM_DOMAINS.get(domain.strip().lower())
+        slug = term_slug(nicename, name) if kind else ""
+        if not slug or (kind, slug) in seen:
+            continue
+        seen.add((kind, slug))
+        record = TermRecord(kind=kind, slug=slug, name=_term_name(name, slug))
+        (categories if kind == "category" else tags).append(record)
+    return categories, tags
+
+
+def section_slug(categories, prefer=()):
+    """The slug of the section an article goes to: the first of ``prefer`` (the
+    ``--section-from`` list of category slugs, in order) that the post has, else its
+    first category; None for a post without categories."""
+    slugs = [category.slug for category in categories]
+    return next((slug for slug in prefer if slug in slugs), slugs[0] if slugs else None)
+
+
+def section_preferences(value):
+    """``--section-from "news, opinion"`` → ``["news", "opinion"]`` (slugified as
+    nicenames are); raises ValueError for an empty list."""
+    slugs = [term_slug(part, "") for part in (value or "").split(",") if part.strip()]
+    slugs = [slug for slug in slugs if slug]
+    if not slugs:
+        raise ValueError(value)
+    return list(dict.fromkeys(slugs))
+
+
 # --- posts → articles ------------------------------------------------------------------
 def skipped_item(item):
     """Why an ``<item>`` is not imported ("pages", "trashed posts"…), or None."""

@@ -86,10 +86,30 @@ COMMENT_FIELDS = _wp(
     "comment_parent",
     "comment_user_id",
 )
+# ``<wp:category>`` and ``<wp:tag>`` of the channel: the terms' slugs, names, descriptions.
+TERM_FIELDS = {
+    "category": _wp("category_nicename", "cat_name", "category_description"),
+    "tag": _wp("tag_slug", "tag_name", "tag_description"),
+}
+TERM_KEYS = {
+    "category_nicename": "slug",
+    "cat_name": "name",
+    "category_description": "description",
+    "tag_slug": "slug",
+    "tag_name": "name",
+    "tag_description": "description",
+}
 ROOT = (RSS, "rss")
 ITEM = (RSS, "item")
 AUTHOR = (WP, "author")
 COMMENT = (WP, "comment")
+ITEM_CATEGORY = (RSS, "category")  # <category domain="category|post_tag" nicename="…">
+POSTMETA = (WP, "postmeta")
+COMMENTMETA = (WP, "commentmeta")
+META_KEY = (WP, "meta_key")
+META_VALUE = (WP, "meta_value")
+# Only threadpress's own post and comment meta are kept (plugins' values can be large).
+KEPT_META_PREFIX = "_threadpress_"
 
 
 class WXRError(Exception):
@@ -103,9 +123,20 @@ class Author:
 
 
 @dataclass
+class Term:
+    """A ``<wp:category>`` (``kind`` "category") or ``<wp:tag>`` ("tag") of the channel;
+    ``fields`` has ``slug``, ``name`` and ``description``."""
+
+    line: int
+    kind: str
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
 class Comment:
     line: int
     fields: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # threadpress's own commentmeta
 
 
 @dataclass
@@ -113,6 +144,9 @@ class Item:
     line: int
     fields: dict = field(default_factory=dict)
     comments: list = field(default_factory=list)
+    # (domain, nicename, name) of each <category>, in file order
+    categories: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # threadpress's own postmeta
 
 
 @functools.lru_cache(maxsize=512)
@@ -144,6 +178,9 @@ class _Target:
         self._item = None
         self._author = None
         self._comment = None
+        self._term = None
+        self._category = None  # (domain, nicename) of an item's open <category>
+        self._meta = None  # (owner's meta dict, {"key": …, "value": …}) of an open *meta
         self._capture = None  # (dict, key, depth) of the element whose text is collected
         self._text = []
 
@@ -170,17 +207,37 @@ class _Target:
                 self._item = Item(line=line)
             elif name == AUTHOR:
                 self._author = Author(line=line)
+            elif name[0] == WP and name[1] in TERM_FIELDS:
+                self._term = Term(line=line, kind=name[1])
             else:
                 self._begin(self.channel, CHANNEL_FIELDS.get(name), depth)
         elif depth == 3 and self._item is not None:
             if name == COMMENT:
                 self._comment = Comment(line=line)
+            elif name == ITEM_CATEGORY:
+                self._category = (attrib.get("domain", ""), attrib.get("nicename", ""))
+                self._begin({}, "name", depth)
+            elif name == POSTMETA:
+                self._meta = (self._item.meta, {})
             else:
                 self._begin(self._item.fields, ITEM_FIELDS.get(name), depth)
         elif depth == 3 and self._author is not None:
             self._begin(self._author.fields, AUTHOR_FIELDS.get(name), depth)
+        elif depth == 3 and self._term is not None:
+            self._begin(self._term.fields, TERM_FIELDS[self._term.kind].get(name), depth)
+        elif depth == 4 and self._comment is not None and name == COMMENTMETA:
+            self._meta = (self._comment.meta, {})
         elif depth == 4 and self._comment is not None:
             self._begin(self._comment.fields, COMMENT_FIELDS.get(name), depth)
+        elif self._meta is not None and depth in (4, 5):
+            self._meta_field(name, depth)
+
+    def _meta_field(self, name, depth):
+        _owner, meta = self._meta
+        if name == META_KEY:
+            self._begin(meta, "key", depth)
+        elif name == META_VALUE and meta.get("key", "").startswith(KEPT_META_PREFIX):
+            self._begin(meta, "value", depth)
 
     def _begin(self, target, key, depth):
         """Collect the element's text as ``target[key]``; the first of repeated elements wins."""
@@ -201,9 +258,17 @@ class _Target:
             if depth == capture_depth:
                 target[key] = "".join(self._text)
                 self._capture = None
+                if self._category is not None and depth == 3:
+                    self._item.categories.append((*self._category, target[key]))
+                    self._category = None
             return
         name = _name(tag)
-        if depth == 3 and name == COMMENT and self._comment is not None:
+        if self._meta is not None and name in (POSTMETA, COMMENTMETA):
+            owner, meta = self._meta
+            if meta.get("key", "").startswith(KEPT_META_PREFIX) and "value" in meta:
+                owner.setdefault(meta["key"].strip(), meta["value"])
+            self._meta = None
+        elif depth == 3 and name == COMMENT and self._comment is not None:
             self._item.comments.append(self._comment)
             self._comment = None
         elif depth == 2 and name == ITEM and self._item is not None:
@@ -212,13 +277,18 @@ class _Target:
         elif depth == 2 and name == AUTHOR and self._author is not None:
             self.ready.append(self._author)
             self._author = None
+        elif depth == 2 and self._term is not None:
+            term = self._term
+            term.fields = {TERM_KEYS[key]: value for key, value in term.fields.items()}
+            self.ready.append(term)
+            self._term = None
 
     def close(self):
         return None
 
 
 class WXRReader:
-    """Iterate over the Author and Item records of a WXR file.
+    """Iterate over the Author, Term and Item records of a WXR file.
 
     ``channel`` holds the site's title, link and base URLs once the first record
     has been read (WordPress writes them before any author or item).

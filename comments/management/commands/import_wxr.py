@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from comments.wxr import WXRError, import_wxr
+from comments.wxr.mapping import section_preferences
 
 
 class Command(BaseCommand):
@@ -43,7 +44,17 @@ class Command(BaseCommand):
             "else the file's name and title.",
         )
 
-    def handle(self, *args, files, dry_run, with_pingbacks, time_zone, site, **options):
+        parser.add_argument(
+            "--section-from",
+            metavar="SLUGS",
+            help="Category slugs (WordPress nicenames), comma-separated, in order of "
+            "preference: an article's section is the first of them it has, else its first "
+            "category (e.g. --section-from news,opinion,sport). Default: the first category.",
+        )
+
+    def handle(
+        self, *args, files, dry_run, with_pingbacks, time_zone, site, section_from, **options
+    ):
         tz = None
         if time_zone:
             try:
@@ -52,6 +63,14 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown time zone {time_zone!r}.") from None
         if site is not None and not site.strip():
             raise CommandError("--site needs a name, e.g. --site blog.example.com.")
+        prefer = ()
+        if section_from is not None:
+            try:
+                prefer = section_preferences(section_from)
+            except ValueError:
+                raise CommandError(
+                    "--section-from needs category slugs, e.g. --section-from news,opinion."
+                ) from None
         failed = []
         for path in files:
             try:
@@ -81,6 +100,7 @@ class Command(BaseCommand):
                         with_pingbacks=with_pingbacks,
                         time_zone=tz,
                         site=site,
+                        section_from=prefer,
                         on_progress=bar.update,
                     )
                 except WXRError as error:
