@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Section, Tag
 from comments.models import Comment, Commenter
 from comments.wxr.export import export_wxr
 from comments.wxr.mapping import site_key
@@ -39,6 +39,9 @@ ARTICLE_FIELDS = [
     "published_at",
     "comments_open",
     "author_id",
+    "section__slug",
+    "section__name",
+    "section__description",
 ]
 COMMENT_FIELDS = [
     "author_name",
@@ -117,11 +120,24 @@ def site():
         created_at=T0 + timedelta(minutes=5),
     )
     CommentFactory(article=draft, created_at=T0 + timedelta(hours=1))
+    news.section = Section.objects.create(
+        name="News & <views>", slug="news", description="What happened.\n\nAnd why."
+    )
+    news.save()
+    draft.section = Section.objects.create(name="Opinion", slug="opinion")
+    draft.save()
+    Section.objects.create(name="Unused", slug="unused")
+    news.tags.add(
+        Tag.objects.create(name="Cats", slug="cats"), Tag.objects.create(name="Dogs", slug="dogs")
+    )
+    draft.tags.add(Tag.objects.get(slug="cats"))
     return {"news": news, "draft": draft, "later": later}
 
 
 def snapshot():
     articles = {a["slug"]: a for a in Article.objects.values("pk", *ARTICLE_FIELDS).order_by("pk")}
+    for article in Article.objects.prefetch_related("tags"):
+        articles[article.slug]["tags"] = sorted((t.slug, t.name) for t in article.tags.all())
     comments = {
         c["pk"]: c
         for c in Comment.objects.values("pk", "parent_id", "article__slug", *COMMENT_FIELDS)
@@ -145,6 +161,8 @@ def wipe():
         Comment.objects.filter(level=deepest).delete()
     Commenter.objects.all().delete()
     Article.objects.all().delete()
+    Section.objects.all().delete()
+    Tag.objects.all().delete()
 
 
 # --- the file --------------------------------------------------------------------------
@@ -191,6 +209,35 @@ def test_the_file_has_wordpress_namespaces_channel_and_elements(site, tmp_path):
     assert reply.findtext("wp:comment_parent", namespaces=NS) == first.findtext(
         "wp:comment_id", namespaces=NS
     )
+
+
+def test_sections_and_tags_are_written_as_wordpress_categories_and_tags(site, tmp_path):
+    """The channel defines the exported articles' sections (``<wp:category>``) and tags
+    (``<wp:tag>``), names HTML as WordPress's are; each item names its own with
+    ``<category domain=… nicename=…>``. A section no exported article is in is left out."""
+    path, output = export(tmp_path)
+    assert "1 sections" not in output and "2 sections, 2 tags" in output
+    channel = parse(path).find("channel")
+    categories = [
+        [c.findtext(f"wp:{name}", namespaces=NS) for name in ("category_nicename", "cat_name")]
+        for c in channel.findall("wp:category", NS)
+    ]
+    assert categories == [["news", "News &amp; &lt;views&gt;"], ["opinion", "Opinion"]]
+    tags = [
+        [t.findtext(f"wp:{name}", namespaces=NS) for name in ("tag_slug", "tag_name")]
+        for t in channel.findall("wp:tag", NS)
+    ]
+    assert tags == [["cats", "Cats"], ["dogs", "Dogs"]]
+    items = {i.findtext("wp:post_name", namespaces=NS): i for i in channel.findall("item")}
+    assert [
+        (c.get("domain"), c.get("nicename"), c.text)
+        for c in items["cats-and-dogs"].iter("category")
+    ] == [
+        ("category", "news", "News &amp; &lt;views&gt;"),
+        ("post_tag", "cats", "Cats"),
+        ("post_tag", "dogs", "Dogs"),
+    ]
+    assert list(items["later"].iter("category")) == []
 
 
 def test_the_markdown_source_rides_along_as_a_hidden_post_meta(site, tmp_path):
@@ -297,7 +344,7 @@ def test_round_trip_reproduces_articles_and_comments(site, tmp_path):
     assert set(after_articles) == set(before_articles)
     for slug, before in before_articles.items():
         after = after_articles[slug]
-        for name in ARTICLE_FIELDS:
+        for name in [*ARTICLE_FIELDS, "tags"]:
             assert after[name] == before[name], (slug, name)
 
     site_part = site_key({"base_blog_url": settings.SITE_URL})
@@ -372,5 +419,6 @@ def test_a_second_import_of_the_export_changes_nothing(site, tmp_path):
 def test_export_queries_do_not_grow_with_comments(site, tmp_path, django_assert_max_num_queries):
     for n in range(20):
         CommentFactory(article=site["news"], created_at=T0 + timedelta(hours=2, seconds=n))
-    with django_assert_max_num_queries(10):
+    # 10, and 3 for sections and tags: the channel's two lists, the batch's tags.
+    with django_assert_max_num_queries(13):
         export(tmp_path)

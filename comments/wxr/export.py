@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Section, Tag
 from comments.models import Comment
 
 WXR_VERSION = "1.2"
@@ -73,6 +73,8 @@ class ExportReport:
     articles: int = 0
     comments: int = 0
     authors: int = 0
+    sections: int = 0
+    tags: int = 0
 
 
 def export_wxr(out, *, slugs=None, personal_data=True):
@@ -104,10 +106,24 @@ def export_wxr(out, *, slugs=None, personal_data=True):
     for user in authors.iterator(chunk_size=500):
         writer.author(user, personal_data=personal_data)
         report.authors += 1
+    # The sections and tags of the exported articles, defined once in the channel as
+    # WordPress defines its categories and tags; each item names its own.
+    for section in Section.objects.filter(articles__in=articles).distinct().order_by("pk"):
+        writer.category(section)
+        report.sections += 1
+    for tag in Tag.objects.filter(articles__in=articles).distinct().order_by("pk"):
+        writer.tag(tag)
+        report.tags += 1
     writer.element("generator", GENERATOR)
     for start in range(0, len(article_ids), ARTICLE_BATCH):
         batch = article_ids[start : start + ARTICLE_BATCH]
-        for article in Article.objects.filter(pk__in=batch).select_related("author").order_by("pk"):
+        batch_articles = (
+            Article.objects.filter(pk__in=batch)
+            .select_related("author", "section")
+            .prefetch_related("tags")
+            .order_by("pk")
+        )
+        for article in batch_articles:
             comments = (
                 Comment.objects.filter(article_id=article.pk)
                 .order_by("tree_id", "lft")
@@ -184,6 +200,24 @@ class _Writer:
         self.element("wp:author_last_name", user.last_name)
         self.end("wp:author")
 
+    def category(self, section):
+        """A section as a WordPress category (flat: sections have no parents)."""
+        self.start("wp:category")
+        self.element("wp:term_id", section.pk)
+        self.element("wp:category_nicename", section.slug)
+        self.element("wp:category_parent")
+        # Term names are HTML in WordPress ("News &amp; views"), as titles are.
+        self.element("wp:cat_name", html.escape(section.name, quote=False))
+        self.element("wp:category_description", html.escape(section.description, quote=False))
+        self.end("wp:category")
+
+    def tag(self, tag):
+        self.start("wp:tag")
+        self.element("wp:term_id", tag.pk)
+        self.element("wp:tag_slug", tag.slug)
+        self.element("wp:tag_name", html.escape(tag.name, quote=False))
+        self.end("wp:tag")
+
     def item(self, article, comments, *, personal_data):
         """One ``<item>``: the article and its comments; returns how many comments."""
         site = settings.SITE_URL
@@ -216,6 +250,16 @@ class _Writer:
         self.element("wp:post_type", "post")
         self.element("wp:post_password")
         self.element("wp:is_sticky", 0)
+        if article.section_id is not None:
+            section = article.section
+            self.element(
+                "category",
+                html.escape(section.name, quote=False),
+                {"domain": "category", "nicename": section.slug},
+            )
+        for tag in sorted(article.tags.all(), key=lambda tag: tag.name):
+            name = html.escape(tag.name, quote=False)
+            self.element("category", name, {"domain": "post_tag", "nicename": tag.slug})
         if article.body:
             # The Markdown source, which WordPress has no field for: a hidden post meta
             # (WordPress keeps it; comments.wxr.importer doesn't read it yet).

@@ -48,7 +48,7 @@ class Command(BaseCommand):
             raise
         self.stdout.write(
             f"{output}: {report.articles} articles, {report.comments} comments, "
-            f"{report.authors} authors."
+            f"{report.authors} authors, {report.sections} sections, {report.tags} tags."
         )
 
 
