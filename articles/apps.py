@@ -8,6 +8,13 @@ class ArticlesConfig(AppConfig):
     verbose_name = _("Articles")
 
     def ready(self):
-        from articles import invalidation
+        from django.db.models.signals import post_delete, post_save
 
-        invalidation.connect()
+        from articles import invalidation
+        from articles.models import Article
+        from site_config import edge
+
+        pass
+        # Published, retitled, unpublished, deleted: its page and every list, at the edge.
+        post_save.connect(edge.purge_article, sender=Article, dispatch_uid="edge-article-saved")
+        post_delete.connect(edge.purge_article, sender=Article, dispatch_uid="edge-article-gone")

@@ -20,6 +20,14 @@ class LatestArticlesFeed(Feed):
     def items(self):
         return Article.objects.published().select_related("author")[:20]
 
+    def get_feed(self, obj, request):
+        if obj is None:  # the site's feed: every list, and each article (a renamed author)
+            listed = self.items().values_list("pk", flat=True)
+            edge.add_surrogate_keys(request, edge.LISTS_KEY, *map(edge.article_key, listed))
+        # Feeds change by themselves when a scheduled article comes out.
+        edge.limit_edge_ttl(request, Article.objects.next_publication())
+        return super().get_feed(obj, request)
+
     def item_title(self, item):
         return item.title
 

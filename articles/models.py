@@ -124,6 +124,12 @@ class ArticleQuerySet(models.QuerySet):
         """The one definition of "public": published, and its publication time has come."""
         return self.filter(status=Article.Status.PUBLISHED, published_at__lte=timezone.now())
 
+    def next_publication(self):
+        """When the next scheduled article comes out, or None: the lists change then
+        without any write (the edge cache keeps them no longer: ``site_config.edge``)."""
+        scheduled = self.filter(status=Article.Status.PUBLISHED, published_at__gt=timezone.now())
+        return scheduled.aggregate(first=models.Min("published_at"))["first"]
+
     def public_version(self, slug):
         """The ``CacheVersion`` of the public article ``slug``, or None (not public, or
         no such article): what the anonymous page cache keys on.

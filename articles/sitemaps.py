@@ -1,6 +1,8 @@
 from django.contrib.sitemaps import Sitemap
+from django.contrib.sitemaps.views import sitemap
 
 from articles.models import Article, Section, Tag
+from site_config import edge
 
 
 class ArticleSitemap(Sitemap):
@@ -32,3 +34,11 @@ class TagSitemap(Sitemap):
 
     def items(self):
         return Tag.objects.listed()
+
+
+def sitemap_view(request, **kwargs):
+    """Django's sitemap view, kept by the edge cache as a list of articles (it changes
+    by itself when a scheduled article comes out)."""
+    edge.add_surrogate_keys(request, edge.LISTS_KEY)
+    edge.limit_edge_ttl(request, Article.objects.next_publication())
+    return sitemap(request, **kwargs)

@@ -36,6 +36,18 @@ class ArticleListView(ListView):
         page = paginator.get_page(self.request.GET.get(self.page_kwarg))
         return paginator, page, page.object_list, page.has_other_pages()
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The edge cache: a list shows each article's title and comment count, and
+        # changes by itself when a scheduled article comes out.
+        edge.add_surrogate_keys(
+            self.request,
+            edge.LISTS_KEY,
+            *(edge.article_key(article.pk) for article in context["object_list"]),
+        )
+        edge.limit_edge_ttl(self.request, Article.objects.next_publication())
+        return context
+
 
 class ListedByView(ArticleListView):
     """The public articles of one section or tag (``by``: its model), paginated and
@@ -118,4 +130,7 @@ class ArticleDetailView(ArticleVisibilityMixin, DetailView):
             version = Article.objects.public_version(kwargs["slug"])
             if version is not None:
                 key = version.key("page", *query.key, request.scheme, request.get_host())
+                # The edge cache keeps it until a change purges it, or its comments close.
+                edge.add_surrogate_keys(request, edge.article_key(version.pk))
+                edge.limit_edge_ttl(request, version.closes_at)
         return pagecache.cached_page(request, key, render, timeout=settings.PAGE_CACHE_SECONDS)

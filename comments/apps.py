@@ -12,8 +12,11 @@ class CommentsConfig(AppConfig):
         # every cached page current from the model signals; the word lists take each
         # change on the next post.
         from comments import accounts, article_pages, signals, wordlists
+        from site_config import edge
 
         article_pages.register()
         signals.connect()
+        # The edge cache purges the pages of every article a change touched.
+        signals.discussion_changed.connect(edge.purge_discussion, dispatch_uid="edge-purge")
         wordlists.connect()
         accounts.connect()  # reader accounts: a profile each, never staff

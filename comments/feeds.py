@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from articles.models import Article
 from comments import follows
 from comments.models import Comment
+from site_config import edge
 
 FEED_SIZE = 30
 
@@ -50,6 +51,14 @@ class LatestCommentsFeed(Feed):
 
     def item_author_name(self, item):
         return item.author_name
+
+    def get_feed(self, obj, request):
+        # The edge cache: any discussion change, and this article's own changes.
+        edge.add_surrogate_keys(request, edge.COMMENTS_KEY)
+        if isinstance(obj, Article):
+            edge.add_surrogate_keys(request, edge.article_key(obj.pk))
+        edge.limit_edge_ttl(request, Article.objects.next_publication())
+        return super().get_feed(obj, request)
 
 
 class ArticleCommentsFeed(LatestCommentsFeed):

@@ -43,7 +43,7 @@ from comments.cachefailures import log_cache_failure
 from comments.conf import DEFAULTS, conf
 from comments.models import Comment, Reaction
 from comments.reports import reporter_network
-from site_config import pagecache
+from site_config import edge, pagecache
 
 COUNT_HOLE = "reaction-count"
 PRESSED_HOLE = "reaction-pressed"
@@ -157,6 +157,8 @@ def toggle(comment, *, user=None, session_key="", ip_address=None, want=None):
                     reaction_count=F("reaction_count") - 1
                 )
         count = Comment.objects.filter(pk=locked.pk).values_list("reaction_count", flat=True)[0]
+        # The count shows on the article's page at the edge (bursts purge once: batched).
+        edge.purge_keys([edge.article_key(locked.article_id)])
     comment.reaction_count = count
     return want, count
 

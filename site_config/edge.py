@@ -1,12 +1,60 @@
-"""The edge cache (Varnish) in front of the app: surrogate keys on responses.
+"""The edge cache (Varnish, deploy/varnish/threadpress.vcl) in front of the app.
 
-Views name what a response shows with ``add_surrogate_keys(request, *keys)``; the
-``xkey`` header lists them, and a change purges exactly the keys it touches. Key names
-are built here and nowhere else.
+- Surrogate keys: views name what a response shows with ``add_surrogate_keys(request,
+  *keys)``; ``EdgeCacheMiddleware`` lists them in the ``xkey`` header, and a change
+  purges exactly the keys it touches (``purge_keys``). Key names are built here and
+  nowhere else.
+- Edge TTL: a response with keys, to a request every cookie-less anonymous reader
+  could have made, and that neither sets a cookie nor is private, gets
+  ``Surrogate-Control: max-age=N`` (``EDGE_CACHE_SECONDS``, or less when a view says
+  the page changes by itself earlier: ``limit_edge_ttl``). The VCL reads and strips
+  it; browsers keep whatever ``Cache-Control`` the app sends. Nothing else is cached.
+- ESI: behind a cache that says ``Surrogate-Capability: …ESI/1.0``, the per-reader
+  values of a shared page (``site_config.pagecache``'s holes: the CSRF token, the
+  comment form's signed timestamp) are not filled by the app: the element holding each
+  becomes an ``<esi:include>`` of the ``edge-fragment`` view, never cached. Without the
+  header, pages are complete as before.
+- Purging: ``purge_keys(keys)`` hands the keys, once the transaction commits, to one
+  background thread per process that batches them and sends ``PURGE /`` with an
+  ``xkey-purge`` header to every URL of ``EDGE_PURGE_URLS`` (retried, logged; a purge
+  that fails never fails the write).
 """
 
+import hashlib
+import http.client
+import logging
+import os
+import secrets
+import threading
+import time
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.middleware.csrf import (
+    CSRF_ALLOWED_CHARS,
+    CSRF_SECRET_LENGTH,
+    CsrfViewMiddleware,
+    get_token,
+)
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.crypto import salted_hmac
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger("threadpress")
+
 KEYS_ATTR = "_surrogate_keys"
+EXPIRES_ATTR = "_edge_expires"
 LISTS_KEY = "articles"  # every list of articles: home, sections, tags, feeds, sitemap
+COMMENTS_KEY = "comments"  # the site-wide comment feeds: any discussion change
+XKEY_HEADER = "xkey"
+ESI_CAPABILITY = "ESI/1.0"
 
 
 def article_key(pk):
@@ -35,7 +83,346 @@ def surrogate_keys(request):
     return sorted(getattr(request, KEYS_ATTR, ()))
 
 
-def purge_keys(keys):
+def limit_edge_ttl(request, until):
+    """The response to ``request`` changes by itself at ``until`` (a datetime: a comment
+    window closing, a scheduled article coming out) with no write to purge it: the edge
+    keeps it no longer. None, or a time already past, changes nothing."""
+    if until is None or until <= timezone.now():
+        return
+    current = getattr(request, EXPIRES_ATTR, None)
+    if current is None or until < current:
+        setattr(request, EXPIRES_ATTR, until)
+
+
+def edge_ttl(request, now=None):
+    """Seconds the edge may keep the response to ``request``."""
+    seconds = settings.EDGE_CACHE_SECONDS
+    until = getattr(request, EXPIRES_ATTR, None)
+    if until is not None:
+        left = (until - (now or timezone.now())).total_seconds()
+        seconds = min(seconds, max(int(left), 0))
+    return seconds
+
+
+# --- the response headers ------------------------------------------------------------------
+def is_anonymous_reader(request):
+    """True when ``request`` is one every cookie-less anonymous reader could make (only
+    cookies that personalise nothing, no session, GET or HEAD)."""
+    from site_config import pagecache
+
+    return request.method in ("GET", "HEAD") and pagecache.is_anonymous_request(request)
+
+
+def is_edge_cacheable(request, response):
+    if not getattr(request, KEYS_ATTR, None) or response.status_code != 200:
+        return False
+    if response.cookies or response.has_header("Set-Cookie"):
+        return False
+    cache_control = response.get("Cache-Control", "").lower()
+    if "private" in cache_control or "no-store" in cache_control:
+        return False
+    return is_anonymous_reader(request)
+
+
+class EdgeCacheMiddleware:
+    """``xkey`` and ``Surrogate-Control`` on the responses the edge may share; holes of
+    pages rendered outside the page cache (lists) become ESI includes behind an ESI cache.
+
+    Placed near the top of ``MIDDLEWARE`` so that it sees every cookie and
+    ``Cache-Control`` the others add on the way out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from site_config import pagecache
+
+        esi = wants_esi(request) and is_anonymous_reader(request)
+        if esi:
+            pagecache.start_holes(request)  # every hole rendered as a marker
+        response = self.get_response(request)
+        markers = pagecache.stop_holes(request) if esi else None
+        cacheable = is_edge_cacheable(request, response)
+        has_markers = (
+            markers
+            and not response.streaming
+            and pagecache.MARKER_PREFIX.encode() in response.content
+        )
+        if has_markers:
+            if cacheable:
+                response.content = esi_page(response.content, markers)
+            else:  # a page the edge won't keep is served complete, as without it
+                response.content = pagecache.fill_holes(request, response.content, markers)
+                # The CSRF middleware has answered already: it sets the cookie of a
+                # token made just now.
+                CsrfViewMiddleware(self.get_response).process_response(request, response)
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        if cacheable:
+            response[XKEY_HEADER] = " ".join(surrogate_keys(request))
+            directives = [f"max-age={edge_ttl(request)}"]
+            if has_markers:
+                directives.append(f'content="{ESI_CAPABILITY}"')
+            response["Surrogate-Control"] = ", ".join(directives)
+        return response
+
+
+# --- ESI -----------------------------------------------------------------------------------
+FRAGMENT_SALT = "threadpress.edge.fragment"
+COOKIE_SALT = "threadpress.edge.csrf-cookie"
+NONCE_HEADER = "X-Edge-Nonce"  # set by the VCL, the same for every include of a page view
+COOKIE_URL_MAX_AGE = 300  # seconds between the page and the browser fetching its image
+
+
+def wants_esi(request):
+    """True when an ESI processor in front asked for includes (the VCL sets
+    ``Surrogate-Capability: varnish="ESI/1.0"`` on every backend request)."""
+    return ESI_CAPABILITY in request.headers.get("Surrogate-Capability", "")
+
+
+def esi_page(content, markers):
+    """``content`` (bytes) with every element holding a hole's marker (``markers``: hole
+    name → marker) replaced by an ``<esi:include>`` of the fragment that renders the
+    element for each reader. Varnish does not look inside attribute values, so the
+    whole element (``<input … value="marker">``) goes, not just the value."""
+    names = {marker.encode(): name for name, marker in markers.items()}
+    parts, start = [], 0
+    while True:
+        found = [
+            (index, marker) for marker in names if (index := content.find(marker, start)) != -1
+        ]
+        if not found:
+            break
+        index, marker = min(found)
+        tag_start = content.rfind(b"<", start, index)
+        tag_end = content.find(b">", index + len(marker))
+        if tag_start == -1 or tag_end == -1:  # not inside an element: leave the rest as is
+            break
+        prefix = content[tag_start:index].decode()
+        suffix = content[index + len(marker) : tag_end + 1].decode()
+        parts.append(content[start:tag_start])
+        parts.append(b'<esi:include src="%s"/>' % fragment_src(names[marker], prefix, suffix))
+        start = tag_end + 1
+    parts.append(content[start:])
+    return b"".join(parts)
+
+
+def fragment_src(name, prefix, suffix):
+    """The URL (bytes) of the fragment rendering ``prefix`` + hole ``name`` + ``suffix``;
+    signed, so that nobody can make the site echo markup of their own."""
+    value = signing.dumps([name, prefix, suffix], salt=FRAGMENT_SALT, compress=True)
+    return f"{reverse('edge-fragment')}?h={value}".encode()
+
+
+def _has_csrf_cookie(request):
+    """The reader sent a well-formed CSRF cookie (CsrfViewMiddleware made none up)."""
+    return "CSRF_COOKIE" in request.META and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+
+
+def _new_csrf_secret(request):
+    """A CSRF secret for a reader without the cookie. Every include of one page view
+    carries the nonce the VCL drew for it, so they all render tokens of one secret
+    (derived with the site's key: the nonce alone tells nothing); without a nonce, a
+    random one."""
+    nonce = request.headers.get(NONCE_HEADER, "")
+    if not nonce:
+        return "".join(secrets.choice(CSRF_ALLOWED_CHARS) for _ in range(CSRF_SECRET_LENGTH))
+    digest = salted_hmac(COOKIE_SALT, nonce, algorithm="sha256").digest()
+    digest += hashlib.sha256(digest).digest()  # 64 bytes: two per character
+    return "".join(
+        CSRF_ALLOWED_CHARS[int.from_bytes(digest[i : i + 2]) % len(CSRF_ALLOWED_CHARS)]
+        for i in range(0, 2 * CSRF_SECRET_LENGTH, 2)
+    )
+
+
+@never_cache
+@require_GET
+def fragment(request):
+    """One per-reader element of a page the edge shares (an ESI include).
+
+    The CSRF token is that of the reader's cookie. A reader without one (their first
+    page) gets a token of a new secret, and an image of ``edge-csrf-cookie`` whose URL
+    carries the secret signed: the headers of an ESI include never reach the browser,
+    the image's response sets the cookie."""
+    from site_config import pagecache
+
+    try:
+        name, prefix, suffix = signing.loads(request.GET.get("h", ""), salt=FRAGMENT_SALT)
+        value_of = pagecache.hole_value_function(name)
+    except (signing.BadSignature, ValueError, TypeError, KeyError):
+        return HttpResponseBadRequest("Unknown fragment.", content_type="text/plain")
+    extra = ""
+    if name == "csrf" and not _has_csrf_cookie(request):
+        secret = _new_csrf_secret(request)
+        request.META["CSRF_COOKIE"] = secret
+        signed = signing.TimestampSigner(salt=COOKIE_SALT).sign(secret)
+        url = f"{reverse('edge-csrf-cookie')}?s={signed}"
+        extra = f'<img alt="" src="{url}" width="1" height="1" class="edge-cookie">'
+    html = f"{prefix}{value_of(request)}{suffix}{extra}"
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    # The CSRF middleware would set a cookie nobody receives (an include's headers stay
+    # at the edge): not this response's business.
+    request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)
+    return response
+
+
+# A transparent 1×1 GIF.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+@never_cache
+@require_GET
+def csrf_cookie(request):
+    """Set the CSRF cookie a fragment rendered a token for (see ``fragment``), with
+    Django's CSRF cookie settings. A reader who has a cookie by now keeps it; a bad or
+    expired signature gets a 400 and no cookie."""
+    try:
+        secret = signing.TimestampSigner(salt=COOKIE_SALT).unsign(
+            request.GET.get("s", ""), max_age=COOKIE_URL_MAX_AGE
+        )
+    except signing.BadSignature:
+        return HttpResponseBadRequest("Bad or expired link.", content_type="text/plain")
+    if len(secret) != CSRF_SECRET_LENGTH or set(secret) - set(CSRF_ALLOWED_CHARS):
+        return HttpResponseBadRequest("Bad link.", content_type="text/plain")
+    if not _has_csrf_cookie(request):
+        request.META["CSRF_COOKIE"] = secret
+        get_token(request)  # the CSRF middleware sets the cookie on the way out
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    patch_cache_control(response, private=True)
+    return response
+
+
+# --- purging -------------------------------------------------------------------------------
+PURGE_HEADER = "xkey-purge"
+PURGE_RETRIES = 3  # attempts per URL and batch, 0.2 s, 0.4 s apart
+MAX_KEYS_PER_REQUEST = 200  # keeps the header well under Varnish's 8 KB
+
+
+class Purger:
+    """One background thread per process sending the keys handed to it, in batches,
+    to every edge cache. Keys that arrive while a batch is on its way make the next one."""
+
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.pending = set()
+        self.busy = False
+        self.thread = None
+        self.pid = None
+
+    def add(self, keys):
+        with self.lock:
+            self.pending.update(keys)
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.pid = os.getpid()  # a forked worker starts its own thread
+                self.busy = False
+                self.thread = threading.Thread(target=self._run, name="edge-purger", daemon=True)
+                self.thread.start()
+            self.lock.notify_all()
+
+    def wait(self, timeout=10.0):
+        """Block until every key handed over so far was sent (or given up on); False
+        when ``timeout`` passed first. For tests and ``manage.py`` commands."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.pending or self.busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.lock.wait(left)
+        return True
+
+    def _run(self):
+        while True:
+            with self.lock:
+                while not self.pending:
+                    self.busy = False
+                    self.lock.notify_all()
+                    self.lock.wait()
+                batch = sorted(self.pending)
+                self.pending.clear()
+                self.busy = True
+            try:
+                for start in range(0, len(batch), MAX_KEYS_PER_REQUEST):
+                    chunk = batch[start : start + MAX_KEYS_PER_REQUEST]
+                    for url in settings.EDGE_PURGE_URLS:
+                        send_purge(url, chunk)
+            except Exception:  # never let the thread die
+                logger.exception("Edge purge failed")
+
+
+def send_purge(url, keys):
+    """``PURGE`` ``keys`` on the edge cache at ``url``; True when it answered 2xx.
+    Retried with backoff, logged; never raises."""
+    parts = urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    header = " ".join(keys)
+    error = None
+    for attempt in range(PURGE_RETRIES):
+        if attempt:
+            time.sleep(0.2 * 2 ** (attempt - 1))
+        connection = connection_class(
+            parts.hostname, parts.port, timeout=settings.EDGE_PURGE_TIMEOUT_SECONDS
+        )
+        try:
+            connection.request("PURGE", parts.path or "/", headers={PURGE_HEADER: header})
+            response = connection.getresponse()
+            response.read()
+            if 200 <= response.status < 300:
+                logger.debug("Edge purge %s: %s", url, header)
+                return True
+            error = f"HTTP {response.status} {response.reason}"
+        except (OSError, http.client.HTTPException) as exc:
+            error = str(exc) or exc.__class__.__name__
+        finally:
+            connection.close()
+    logger.error(
+        "Edge purge of %d key(s) failed at %s after %d attempts: %s",
+        len(keys),
+        url,
+        PURGE_RETRIES,
+        error,
+    )
+    return False
+
+
+purger = Purger()
+
+
+def purge_keys(keys, *, using=None):
     """Purge ``keys`` on every edge cache in ``EDGE_PURGE_URLS`` once the current
-    transaction commits, in the background (never failing the write)."""
-    # The purger (issue 16) replaces this body; callers use this name.
+    transaction commits (at once outside one), in the background (never failing the
+    write); nothing on a rollback."""
+    keys = frozenset(key for key in keys if key)
+    if not keys or not settings.EDGE_PURGE_URLS:
+        return
+    transaction.on_commit(lambda: purger.add(keys), using=using, robust=True)
+
+
+def wait_for_purges(timeout=10.0):
+    """Block until the purges handed over so far were sent (tests, commands)."""
+    return purger.wait(timeout)
+
+
+# --- receivers (connected in the apps' ready()) ----------------------------------------------
+def purge_discussion(sender, article_ids, **kwargs):
+    """``comments.signals.discussion_changed``: the pages of those articles (comments,
+    article edits, author renames reach it), and the site-wide comment feeds."""
+    purge_keys([COMMENTS_KEY, *(article_key(pk) for pk in article_ids)])
+
+
+def purge_article(sender, instance, **kwargs):
+    """An article saved or deleted (published, retitled, scheduled…): its page and
+    every list."""
+    purge_keys([LISTS_KEY, article_key(instance.pk)])
+
+
+def next_change(times):
+    """The earliest of ``times`` still to come (or None)."""
+    now = timezone.now()
+    future = [time for time in times if isinstance(time, datetime) and time > now]
+    return min(future, default=None)

@@ -212,6 +212,37 @@ def hole(request, name):
     return None if markers is None else markers[name]
 
 
+def hole_value_function(name):
+    """``value(request)`` of the registered hole ``name`` (KeyError when unknown)."""
+    return _holes[name]
+
+
+def new_markers():
+    return {name: f"{MARKER_PREFIX}{name}-{secrets.token_hex(16)}" for name in _holes}
+
+
+def start_holes(request):
+    """Render every hole of the response to ``request`` as a marker (the edge cache
+    turns them into ESI includes: ``site_config.edge``); ``stop_holes`` returns them."""
+    setattr(request, HOLES_ATTR, new_markers())
+
+
+def stop_holes(request):
+    markers = getattr(request, HOLES_ATTR, None)
+    if markers is not None:
+        delattr(request, HOLES_ATTR)
+    return markers
+
+
+def fill_holes(request, content, markers):
+    """``content`` (bytes) with each hole's marker replaced by the reader's value."""
+    for name, marker in markers.items():
+        encoded = marker.encode()
+        if encoded in content:
+            content = content.replace(encoded, _holes[name](request).encode())
+    return content
+
+
 # --- keyed holes: values a cached fragment shows, filled per response --------------------------
 # A keyed hole's marker is fixed text, not a random one: it is rendered into fragments
 # cached on their own (the thread) and reused by many pages. An HTML comment cannot come
@@ -395,11 +426,16 @@ class PageSkeleton:
         if self.keyed:
             segments = self.filled(KeyedTables(request))
         values = {}
+        # Holes rendered as markers for the whole response (ESI behind an edge cache,
+        # site_config.edge) stay markers here.
+        markers = getattr(request, HOLES_ATTR, None)
         parts = []
         for segment in segments:
             if segment.__class__ is str:
                 if segment not in values:
-                    values[segment] = _holes[segment](request).encode()
+                    values[segment] = (
+                        _holes[segment](request) if markers is None else markers[segment]
+                    ).encode()
                 segment = values[segment]
             parts.append(segment)
         return HttpResponse(b"".join(parts), content_type=self.content_type)
@@ -431,19 +467,30 @@ class PageSkeleton:
         return filled
 
 
+def shared_cookies():
+    """Cookies that leave a reader on the pages every anonymous reader shares."""
+    # The chosen language is part of every key (articles.models.CacheVersion), so a
+    # language cookie still shares the page with everyone reading in that language.
+    return {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME, *_query_cookies}
+
+
+def is_anonymous_request(request):
+    """True when the reader is anonymous and sent no cookie that personalises a page
+    (a session, a remembered name or a flash message)."""
+    if set(request.COOKIES) - shared_cookies():
+        return False
+    user = getattr(request, "user", None)  # not yet there before AuthenticationMiddleware
+    return user is None or not user.is_authenticated
+
+
 def is_shared_view(request):
     """True when this reader sees what every cookie-less anonymous reader sees."""
     if request.method not in ("GET", "HEAD"):
         return False
-    # The chosen language is part of every key (articles.models.CacheVersion), so a
-    # language cookie still shares the page with everyone reading in that language.
-    shared_cookies = {settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME, *_query_cookies}
-    if set(request.COOKIES) - shared_cookies:
-        return False  # a session, a remembered name or a flash message
     owned = frozenset().union(*_queries)
     if set(request.GET) - owned:
         return False  # ?replyto= and anything else render normally
-    return not request.user.is_authenticated
+    return is_anonymous_request(request)
 
 
 def cached_page(request, key, render, *, timeout):
@@ -453,14 +500,16 @@ def cached_page(request, key, render, *, timeout):
         return render()
     skeleton = cache_get(key)
     if skeleton is None:
-        markers = {name: f"{MARKER_PREFIX}{name}-{secrets.token_hex(16)}" for name in _holes}
+        started = getattr(request, HOLES_ATTR, None)  # the edge's (ESI): kept for later
+        markers = started or new_markers()
         setattr(request, HOLES_ATTR, markers)
         try:
             response = render()
             if hasattr(response, "render"):
                 response.render()  # template tags register their fragments here
         finally:
-            delattr(request, HOLES_ATTR)
+            if started is None:
+                delattr(request, HOLES_ATTR)
         if response.status_code != 200:
             splice_fragments(request, response)
             return response

@@ -1,12 +1,12 @@
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView, TemplateView
 
-from articles.sitemaps import ArticleSitemap, SectionSitemap, TagSitemap
+from articles.sitemaps import ArticleSitemap, SectionSitemap, TagSitemap, sitemap_view
+from site_config import edge
 from site_config.health import healthz
 
 sitemaps = {"articles": ArticleSitemap, "sections": SectionSitemap, "tags": TagSitemap}
@@ -14,6 +14,9 @@ sitemaps = {"articles": ArticleSitemap, "sections": SectionSitemap, "tags": TagS
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    # The edge cache's per-reader fragments (ESI includes) and the CSRF cookie image.
+    path("_edge/fragment/", edge.fragment, name="edge-fragment"),
+    path("_edge/csrf-cookie/", edge.csrf_cookie, name="edge-csrf-cookie"),
     path("comments/", include("comments.urls")),
     # Reader accounts (django-allauth: sign up, sign in and out, email, password);
     # the reader's profile and settings are the comments app's (comments:profile).
@@ -22,7 +25,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path(
         "sitemap.xml",
-        sitemap,
+        sitemap_view,
         {"sitemaps": sitemaps},
         name="django.contrib.sitemaps.views.sitemap",
     ),
