@@ -64,6 +64,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that no other middleware (CSRF reads the POST) touches an oversized body.
     "site_config.middleware.RequestBodyLimitMiddleware",
+    # Sees every cookie and Cache-Control the others add: xkey and Surrogate-Control for
+    # the edge cache, ESI includes for the per-reader parts of the pages it shares.
+    "site_config.edge.EdgeCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -157,6 +160,12 @@ PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=3600)
 # Each worker's own copy of the pages and threads it served last, in front of Redis.
 PROCESS_CACHE_SECONDS = env.int("PROCESS_CACHE_SECONDS", default=5)
 PROCESS_CACHE_MAX_MB = env.int("PROCESS_CACHE_MAX_MB", default=32)
+# The edge cache (Varnish, deploy/varnish/threadpress.vcl; site_config/edge.py): how long
+# it keeps a shared page (purged on change, bounded by scheduled changes), and where the
+# purges go (each Varnish's URL; empty: no purging).
+EDGE_CACHE_SECONDS = env.int("EDGE_CACHE_SECONDS", default=3600)
+EDGE_PURGE_URLS = env.list("EDGE_PURGE_URLS", default=[])
+EDGE_PURGE_TIMEOUT_SECONDS = env.float("EDGE_PURGE_TIMEOUT_SECONDS", default=2.0)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
