@@ -67,6 +67,9 @@ MIDDLEWARE = [
     # Sees every cookie and Cache-Control the others add: xkey and Surrogate-Control for
     # the edge cache, ESI includes for the per-reader parts of the pages it shares.
     "site_config.edge.EdgeCacheMiddleware",
+    # Which database the request reads (a replica for anonymous page views); removes
+    # itself when no replica is configured (site_config/dbrouter.py).
+    "site_config.dbrouter.ReplicaMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -140,6 +143,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env.str("DJANGO_TEST_DATABASE_NAME", default=None)}
+
+# Read replicas (site_config/dbrouter.py): anonymous readers' page views read from them,
+# with the primary's connection options; writes, the admin, signed-in readers, whoever
+# wrote in the last DATABASE_PIN_SECONDS and everything outside a request use the primary.
+# A replica more than DATABASE_REPLICA_MAX_LAG_SECONDS behind, or down, is skipped.
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(DATABASE_REPLICA_URLS):
+    _replica = env.db_url_config(_url)
+    if _replica["ENGINE"] == "django.db.backends.postgresql":
+        # A replica that drops packets must not hold a request for the TCP timeout.
+        _replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    _replica["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_number}")
+DATABASE_ROUTERS = ["site_config.dbrouter.ReplicaRouter"]
+DATABASE_PIN_SECONDS = env.int("DATABASE_PIN_SECONDS", default=5)
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=2.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -19,3 +19,11 @@ WHITENOISE_AUTOREFRESH = True
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 AXES_ENABLED = True
 LOGGING["root"]["level"] = "ERROR"  # noqa: F405
+
+# Two read replicas for tests/test_dbrouter.py: mirrors of the test database, each a
+# connection of its own. The router ignores them until a test lists them in
+# DATABASE_REPLICAS, so the rest of the suite reads and writes default only, whatever
+# DATABASE_REPLICA_URLS says.
+for _alias in ("replica_0", "replica_1"):
+    DATABASES[_alias] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+DATABASE_REPLICAS = []

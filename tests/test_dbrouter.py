@@ -1,0 +1,345 @@
+"""The read replica router (site_config/dbrouter.py): anonymous page views read from a
+replica, everything else from the primary, a browser that just wrote reads the primary,
+and a replica that is down or behind is skipped.
+
+The replicas here are ``replica_0`` and ``replica_1`` of site_config/test_settings.py:
+test mirrors of the test database, each its own connection, so every query is counted on
+the connection that ran it. The requests commit for real (``transaction=True``): a
+replica connection sees only committed rows. An unreachable replica is a PostgreSQL
+connection to a closed port. deploy/postgres/check-replica.py runs the same checks
+against a real streaming standby (deploy/postgres/make-replica.sh).
+"""
+
+import contextlib
+import socket
+
+import pytest
+from django.core.exceptions import MiddlewareNotUsed
+from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.utils import load_backend
+from django.http import HttpResponse
+from django.test.utils import CaptureQueriesContext
+from django.urls import include, path, reverse
+
+from articles.models import Article
+from comments.models import Comment
+from site_config import dbrouter
+from tests.factories import ArticleFactory, StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(
+    transaction=True, databases=["default", "replica_0", "replica_1"]
+)
+
+ARTICLES = Article._meta.db_table
+
+
+@pytest.fixture(autouse=True)
+def _no_flood(settings):
+    settings.COMMENTS_FLOOD_SECONDS = 0
+
+
+@pytest.fixture
+def replica(settings):
+    """One healthy replica, ``replica_0``."""
+    settings.DATABASE_REPLICAS = ["replica_0"]
+    yield "replica_0"
+    dbrouter.replica_health.clear()
+
+
+@contextlib.contextmanager
+def queries():
+    """The statements each of default and replica_0 runs inside the block."""
+    with (
+        CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as primary,
+        CaptureQueriesContext(connections["replica_0"]) as replica,
+    ):
+        yield {DEFAULT_DB_ALIAS: primary, "replica_0": replica}
+
+
+def reads_of(captured, table=ARTICLES):
+    return [q["sql"] for q in captured if q["sql"].startswith("SELECT") and table in q["sql"]]
+
+
+def writes_of(captured):
+    return [
+        q["sql"] for q in captured if q["sql"].split(None, 1)[0] in ("INSERT", "UPDATE", "DELETE")
+    ]
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def unreachable(alias):
+    """``alias`` points at a PostgreSQL server that is not there (a closed port)."""
+    original = connections[alias]
+    settings_dict = {
+        **original.settings_dict,
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "threadpress",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": "127.0.0.1",
+        "PORT": closed_port(),
+        "OPTIONS": {"connect_timeout": 2},
+    }
+    backend = load_backend(settings_dict["ENGINE"])
+    connections[alias] = backend.DatabaseWrapper(settings_dict, alias)
+    try:
+        yield
+    finally:
+        connections[alias].close()
+        connections[alias] = original
+
+
+# Views for the cases no page of the site shows: a GET that writes, a replica that dies.
+def read_write_read(request, pk):
+    Article.objects.get(pk=pk)
+    Article.objects.filter(pk=pk).update(title="Changed while reading")
+    return HttpResponse(Article.objects.get(pk=pk).title)
+
+
+_dead = contextlib.ExitStack()
+
+
+def replica_dies(request, pk):
+    title = Article.objects.get(pk=pk).title
+    if Article.objects.db == "replica_1":
+        _dead.enter_context(unreachable("replica_1"))  # it goes away under the request
+        title = Article.objects.get(pk=pk).title
+    return HttpResponse(title)
+
+
+urlpatterns = [
+    path("read-write-read/<int:pk>/", read_write_read),
+    path("replica-dies/<int:pk>/", replica_dies),
+    path("", include("site_config.urls")),
+]
+
+
+# --- where reads go ------------------------------------------------------------------------
+def test_an_anonymous_page_view_reads_from_the_replica(client, replica):
+    """An anonymous GET without session or pin cookie reads the replica, not the primary."""
+    article = ArticleFactory()
+    with queries() as ran:
+        response = client.get(article.get_absolute_url())
+    assert response.status_code == 200
+    assert article.title in response.content.decode()
+    assert reads_of(ran[replica])
+    assert reads_of(ran[DEFAULT_DB_ALIAS]) == []
+
+
+def test_feeds_and_the_home_page_read_from_the_replica(client, replica):
+    """Every public page of an anonymous reader reads the replica."""
+    ArticleFactory()
+    for url in (reverse("articles:list"), reverse("articles:feed"), "/sitemap.xml"):
+        with queries() as ran:
+            assert client.get(url).status_code == 200
+        assert reads_of(ran[replica]), url
+        assert reads_of(ran[DEFAULT_DB_ALIAS]) == [], url
+
+
+def test_a_comment_post_writes_to_the_primary_and_reads_nothing_from_the_replica(
+    client, replica, comment_data
+):
+    """A POST (and all it reads to check the comment) runs on the primary."""
+    article = ArticleFactory()
+    with queries() as ran:
+        response = client.post(reverse("comments:post", args=[article.slug]), comment_data())
+    assert response.status_code == 303
+    assert Comment.objects.filter(article=article).count() == 1
+    assert writes_of(ran[DEFAULT_DB_ALIAS])
+    assert ran[replica].captured_queries == []
+
+
+def test_a_post_pins_the_browser_to_the_primary_for_its_next_reads(
+    client, replica, comment_data, settings
+):
+    """A POST answers with the pin cookie (Max-Age DATABASE_PIN_SECONDS, HttpOnly,
+    SameSite=Lax, Secure as the session cookie); the next GET carrying it reads the
+    primary, and once the cookie is gone the replica again."""
+    settings.DATABASE_PIN_SECONDS = 7
+    settings.SESSION_COOKIE_SECURE = True
+    article = ArticleFactory()
+    response = client.post(reverse("comments:post", args=[article.slug]), comment_data())
+    pin = response.cookies[dbrouter.PIN_COOKIE]
+    assert pin["max-age"] == 7
+    assert pin["httponly"] and pin["secure"]
+    assert pin["samesite"] == "Lax"
+
+    # Only the pin: the poster's session (their pending comment) also means the primary.
+    del client.cookies[settings.SESSION_COOKIE_NAME]
+    with queries() as ran:
+        assert client.get(article.get_absolute_url()).status_code == 200
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert ran[replica].captured_queries == []
+
+    del client.cookies[dbrouter.PIN_COOKIE]  # as the browser does after Max-Age
+    with queries() as ran:
+        client.get(article.get_absolute_url())
+    assert reads_of(ran[replica])
+
+
+def test_a_get_is_never_pinned(client, replica):
+    """Only unsafe requests set the pin cookie (a public page stays cacheable)."""
+    article = ArticleFactory()
+    assert dbrouter.PIN_COOKIE not in client.get(article.get_absolute_url()).cookies
+
+
+@pytest.mark.urls(__name__)
+def test_a_write_during_a_get_sends_the_rest_of_its_reads_to_the_primary(client, replica):
+    """Once a request writes, it reads what it wrote: from the primary."""
+    article = ArticleFactory()
+    with queries() as ran:
+        response = client.get(f"/read-write-read/{article.pk}/")
+    assert response.content.decode() == "Changed while reading"
+    assert len(reads_of(ran[replica])) == 1  # the first read
+    assert len(reads_of(ran[DEFAULT_DB_ALIAS])) == 1  # the read after the write
+    assert len(writes_of(ran[DEFAULT_DB_ALIAS])) == 1
+    assert writes_of(ran[replica]) == []
+
+
+def test_the_admin_reads_from_the_primary(client, replica):
+    """Staff pages, even the admin's anonymous login page, read the primary."""
+    article = ArticleFactory()
+    with queries() as ran:
+        assert client.get(reverse("admin:login")).status_code == 200
+    assert ran[replica].captured_queries == []
+    client.force_login(StaffFactory(is_superuser=True))
+    with queries() as ran:
+        url = reverse("admin:articles_article_change", args=[article.pk])
+        assert client.get(url).status_code == 200
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert ran[replica].captured_queries == []
+
+
+def test_account_pages_read_from_the_primary(client, replica):
+    """Sign in, sign up and password reset pages read the primary, with no session."""
+    for name in ("account_login", "account_signup", "account_reset_password"):
+        with queries() as ran:
+            assert client.get(reverse(name)).status_code == 200
+        assert ran[replica].captured_queries == [], name
+
+
+def test_a_signed_in_reader_reads_from_the_primary(client, replica):
+    """A session cookie means a person: their pages come from the primary."""
+    article = ArticleFactory()
+    client.force_login(UserFactory(), backend="django.contrib.auth.backends.ModelBackend")
+    with queries() as ran:
+        assert client.get(article.get_absolute_url()).status_code == 200
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert ran[replica].captured_queries == []
+
+
+def test_commands_and_code_outside_a_request_read_from_the_primary(replica):
+    """No request, no replica: management commands, tasks, the live fast path."""
+    assert router.db_for_read(Article) == DEFAULT_DB_ALIAS
+    assert router.db_for_write(Article) == DEFAULT_DB_ALIAS
+
+
+def test_migrations_run_on_the_primary_only(replica):
+    assert router.allow_migrate_model("replica_0", Article) is False
+    assert router.allow_migrate_model(DEFAULT_DB_ALIAS, Article) is True
+
+
+def test_a_row_read_from_a_replica_relates_to_one_from_the_primary(replica):
+    article = Article.objects.using(replica).get(pk=ArticleFactory().pk)
+    author = UserFactory()
+    assert router.allow_relation(article, author) is True
+
+
+# --- replica health ------------------------------------------------------------------------
+def test_a_lagging_replica_is_skipped(client, replica, settings):
+    """A replica measured further behind than DATABASE_REPLICA_MAX_LAG_SECONDS is not
+    read (here the bound is below the 0 s a mirror measures)."""
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = -1
+    article = ArticleFactory()
+    with queries() as ran:
+        assert client.get(article.get_absolute_url()).status_code == 200
+    assert reads_of(ran[replica]) == []
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert dbrouter.replica_health.states[replica].lag == 0
+    assert not dbrouter.replica_health.states[replica].usable
+
+
+def test_an_unreachable_replica_is_skipped_and_logged_once(client, settings, caplog):
+    """A replica that refuses connections: readers get their pages from the primary,
+    and the log says so once, not once per request."""
+    settings.DATABASE_REPLICAS = ["replica_1"]
+    article = ArticleFactory()
+    with unreachable("replica_1"), queries() as ran:
+        for _ in range(3):
+            assert client.get(article.get_absolute_url()).status_code == 200
+            dbrouter.replica_health.states.clear()  # measure again on every request
+    assert len(reads_of(ran[DEFAULT_DB_ALIAS])) >= 3
+    warnings = [r for r in caplog.records if "replica_1 unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+    dbrouter.replica_health.clear()
+
+
+def test_reads_go_to_the_healthy_one_of_several_replicas(client, settings):
+    """With one replica down, every anonymous page view reads the other."""
+    settings.DATABASE_REPLICAS = ["replica_0", "replica_1"]
+    article = ArticleFactory()
+    with unreachable("replica_1"), queries() as ran:
+        for _ in range(5):
+            assert client.get(article.get_absolute_url()).status_code == 200
+    assert len(reads_of(ran["replica_0"])) >= 5
+    assert reads_of(ran[DEFAULT_DB_ALIAS]) == []
+    dbrouter.replica_health.clear()
+
+
+def test_health_is_measured_once_a_second_not_per_request(client, replica, monkeypatch):
+    """Requests within CHECK_SECONDS reuse the worker's last measurement."""
+    now = [1000.0]
+    monkeypatch.setattr(dbrouter.replica_health, "clock", lambda: now[0])
+    article = ArticleFactory()
+
+    def health_queries(captured):
+        return [q for q in captured if "pg_is_in_recovery" in q["sql"] or q["sql"] == "SELECT 1"]
+
+    with queries() as ran:
+        for _ in range(3):
+            client.get(article.get_absolute_url())
+    assert len(health_queries(ran[replica])) == 1
+    now[0] += dbrouter.CHECK_SECONDS
+    with queries() as ran:
+        client.get(article.get_absolute_url())
+    assert len(health_queries(ran[replica])) == 1
+
+
+@pytest.mark.urls(__name__)
+def test_a_replica_dying_during_a_page_view_answers_from_the_primary(client, settings):
+    """The replica goes away between two reads of an anonymous GET: the request runs
+    again on the primary instead of failing."""
+    settings.DATABASE_REPLICAS = ["replica_1"]
+    article = ArticleFactory()
+    with _dead, queries() as ran:
+        response = client.get(f"/replica-dies/{article.pk}/")
+    assert response.status_code == 200
+    assert response.content.decode() == article.title
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert not dbrouter.replica_health.states["replica_1"].usable
+    dbrouter.replica_health.clear()
+
+
+# --- without replicas ----------------------------------------------------------------------
+def test_without_replicas_nothing_changes(client, comment_data, settings):
+    """No DATABASE_REPLICA_URLS: the router answers nothing (Django's default), the
+    middleware is not in the chain, every query runs on default, no pin cookie."""
+    assert settings.DATABASE_REPLICAS == []
+    article = ArticleFactory()
+    assert router.db_for_read(Article) == DEFAULT_DB_ALIAS
+    assert dbrouter.ReplicaRouter().db_for_read(Article) is None
+    assert dbrouter.ReplicaRouter().db_for_write(Article) is None
+    with queries() as ran:
+        assert client.get(article.get_absolute_url()).status_code == 200
+        response = client.post(reverse("comments:post", args=[article.slug]), comment_data())
+    assert ran["replica_0"].captured_queries == []
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert dbrouter.PIN_COOKIE not in response.cookies
+    with pytest.raises(MiddlewareNotUsed):
+        dbrouter.ReplicaMiddleware(lambda request: HttpResponse())
