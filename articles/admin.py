@@ -183,6 +183,7 @@ class SectionAdmin(admin.ModelAdmin):
     list_editable = ["position"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
+    ordering = ["position", "name"]  # the counts' GROUP BY drops Meta.ordering
 
     def get_queryset(self, request):
         return (
@@ -215,8 +216,11 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "all_articles"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    ordering = ["name"]  # the counts' GROUP BY drops Meta.ordering
 
     def get_queryset(self, request):
+        if is_autocomplete(request):
+            return super().get_queryset(request)  # the article form's tag picker: names only
         return super().get_queryset(request).annotate(article_count=Count("articles"))
 
     @admin.display(description=_("articles"), ordering="article_count")
