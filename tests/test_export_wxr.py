@@ -2,7 +2,6 @@
 which ``import_wxr`` reads back into the same articles and comments."""
 
 import io
-import re
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from xml.etree import ElementTree
@@ -17,6 +16,7 @@ from articles.models import Article, Section, Tag
 from comments.models import Comment, Commenter
 from comments.wxr.export import export_wxr
 from comments.wxr.mapping import site_key
+from comments.wxr.markup import comment_html, html_to_text
 from tests.factories import ArticleFactory, CommentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +28,12 @@ NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "wfw": "http://wellformedweb.org/CommentAPI/",
 }
-BESIDE_TAGS_RE = re.compile(r"(?<=>)\n+|\n+(?=<)")
 T0 = datetime(2024, 3, 1, 9, 30, 15, tzinfo=UTC)  # whole seconds: WXR dates have no fraction
 ARTICLE_FIELDS = [
     "title",
     "slug",
     "summary",
+    "body",
     "body_html",
     "status",
     "published_at",
@@ -51,6 +51,7 @@ COMMENT_FIELDS = [
     "user_id",
     "body",
     "body_html",
+    "body_is_html",
     "status",
     "created_at",
 ]
@@ -120,6 +121,15 @@ def site():
         created_at=T0 + timedelta(minutes=5),
     )
     CommentFactory(article=draft, created_at=T0 + timedelta(hours=1))
+    imported = '<p>Look:  <a href="https://x.example/">x</a> &amp; co</p><script>no</script>\n\n'
+    imported += "<blockquote>Quoted<br>\ntext</blockquote><h2>Heading</h2><ul><li>item</li></ul>"
+    CommentFactory(  # a comment imported with its HTML (comments.wxr, body_is_html)
+        article=news,
+        body=html_to_text(imported),
+        body_html=comment_html(imported),
+        body_is_html=True,
+        created_at=T0 + timedelta(minutes=6),
+    )
     news.section = Section.objects.create(
         name="News & <views>", slug="news", description="What happened.\n\nAnd why."
     )
@@ -145,15 +155,6 @@ def snapshot():
     return articles, comments
 
 
-def same(name, after, before):
-    """Field values equal; a comment's ``body_html`` up to the line breaks between its
-    tags (``import_wxr`` may render an escaped comment with WordPress's rules instead of
-    threadpress's: the same markup, laid out differently)."""
-    if name == "body_html" and isinstance(after, str):
-        return BESIDE_TAGS_RE.sub("", after) == BESIDE_TAGS_RE.sub("", before)
-    return after == before
-
-
 def wipe():
     """An empty threadpress, but for the users: replies before their parents (PROTECT)."""
     while Comment.objects.exists():
@@ -168,7 +169,7 @@ def wipe():
 # --- the file --------------------------------------------------------------------------
 def test_the_file_has_wordpress_namespaces_channel_and_elements(site, tmp_path):
     path, output = export(tmp_path)
-    assert "3 articles, 6 comments, 3 authors" in output
+    assert "3 articles, 7 comments, 3 authors" in output
     text = path.read_text(encoding="utf-8")
     for prefix, uri in NS.items():
         assert f'xmlns:{prefix}="{uri}"' in text
@@ -200,7 +201,7 @@ def test_the_file_has_wordpress_namespaces_channel_and_elements(site, tmp_path):
     assert items["later"].findtext("wp:comment_status", namespaces=NS) == "closed"
     comments = news.findall("wp:comment", NS)
     approved = [c.findtext("wp:comment_approved", namespaces=NS) for c in comments]
-    assert sorted(approved) == ["0", "1", "1", "spam", "trash"]
+    assert sorted(approved) == ["0", "1", "1", "1", "spam", "trash"]
     first = comments[0]
     assert first.findtext("wp:comment_author_IP", namespaces=NS) == "2001:db8::1"
     assert first.findtext("wp:comment_author_email", namespaces=NS) == "ann@example.org"
@@ -245,6 +246,26 @@ def test_the_markdown_source_rides_along_as_a_hidden_post_meta(site, tmp_path):
     meta = parse(path).find("channel/item/wp:postmeta", NS)
     assert meta.findtext("wp:meta_key", namespaces=NS) == "_threadpress_markdown"
     assert meta.findtext("wp:meta_value", namespaces=NS) == site["news"].body
+
+
+def test_each_comment_says_whether_it_is_plain_text_or_html_in_a_hidden_meta(site, tmp_path):
+    """``_threadpress_format`` is "text" for a comment posted here (its content is the
+    text, escaped) and "html" for one that kept imported HTML (its content is that HTML,
+    ``_threadpress_text`` its plain text), so import_wxr gives back each as it was."""
+    path, _ = export(tmp_path, "--article", "cats-and-dogs")
+    kinds = {}
+    for comment in parse(path).iter(f"{{{NS['wp']}}}comment"):
+        meta = {
+            m.findtext("wp:meta_key", namespaces=NS): m.findtext("wp:meta_value", namespaces=NS)
+            for m in comment.findall("wp:commentmeta", NS)
+        }
+        kinds.setdefault(meta["_threadpress_format"], []).append((comment, meta))
+    assert len(kinds["text"]) == 5 and len(kinds["html"]) == 1
+    comment, meta = kinds["html"][0]
+    stored = Comment.objects.get(body_is_html=True)
+    assert comment.findtext("wp:comment_content", namespaces=NS) == stored.body_html
+    assert meta["_threadpress_text"] == stored.body
+    assert all("_threadpress_text" not in meta for _comment, meta in kinds["text"])
 
 
 def test_text_is_escaped_and_a_cdata_terminator_survives(site, tmp_path):
@@ -309,8 +330,8 @@ def test_the_file_is_written_as_it_goes(site):
         CommentFactory(article=site["news"], created_at=T0 + timedelta(hours=3, seconds=n))
     out = Recorder()
     report = export_wxr(out)
-    assert report.comments == 56
-    assert len(out.writes) > 56 * 10  # every element reaches the stream as it is written
+    assert report.comments == 57
+    assert len(out.writes) > 57 * 10  # every element reaches the stream as it is written
     assert max(out.writes) < 1000
 
 
@@ -338,7 +359,7 @@ def test_round_trip_reproduces_articles_and_comments(site, tmp_path):
     out = StringIO()
     call_command("import_wxr", str(path), stdout=out)
     assert "Articles: 3 created" in out.getvalue()
-    assert "Comments: 6 created" in out.getvalue()
+    assert "Comments: 7 created" in out.getvalue()
     after_articles, after_comments = snapshot()
 
     assert set(after_articles) == set(before_articles)
@@ -356,7 +377,7 @@ def test_round_trip_reproduces_articles_and_comments(site, tmp_path):
     for new_pk, old in old_pk.items():
         before, after = before_comments[old], after_comments[new_pk]
         for name in [*COMMENT_FIELDS, "article__slug"]:
-            assert same(name, after[name], before[name]), (old, name, after[name], before[name])
+            assert after[name] == before[name], (old, name, after[name], before[name])
         # Threading: the reply's parent is the comment that was its parent.
         assert (old_pk[after["parent_id"]] if after["parent_id"] else None) == before["parent_id"]
 
@@ -413,7 +434,7 @@ def test_a_second_import_of_the_export_changes_nothing(site, tmp_path):
     out = StringIO()
     call_command("import_wxr", str(path), stdout=out)
     assert "Articles: 0 created, 0 updated, 3 unchanged" in out.getvalue()
-    assert "Comments: 0 created, 0 updated, 6 unchanged" in out.getvalue()
+    assert "Comments: 0 created, 0 updated, 7 unchanged" in out.getvalue()
 
 
 def test_export_queries_do_not_grow_with_comments(site, tmp_path, django_assert_max_num_queries):

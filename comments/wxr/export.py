@@ -6,9 +6,11 @@ goes, articles are read in batches and comments one article at a time, so memory
 bounded by the largest thread. Text is written escaped (``&``, ``<``, ``>``), so a body
 holding ``]]>`` survives; characters XML 1.0 can't carry are dropped.
 
-What is written is what ``comments.wxr.importer`` reads back (see the round trip in
-tests/test_export_wxr.py): article bodies as their HTML, comment bodies (plain text in
-threadpress) HTML-escaped, as WordPress stores comment text.
+What is written is what ``comments.wxr.importer`` reads back exactly (see the round trip
+in tests/test_export_wxr.py): article bodies as their HTML with the Markdown source as a
+hidden post meta, plain-text comments HTML-escaped (as WordPress stores comment text)
+and imported HTML comments as their sanitized HTML, each marked by a hidden comment meta
+(``mapping.FORMAT_META_KEY``).
 """
 
 import html
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from articles.models import Article, Section, Tag
 from comments.models import Comment
+from comments.wxr.mapping import FORMAT_META_KEY, MARKDOWN_META_KEY, TEXT_META_KEY
 
 WXR_VERSION = "1.2"
 GENERATOR = "threadpress"
@@ -42,7 +45,6 @@ COMMENT_APPROVED = {
 }
 WP_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 ARTICLE_BATCH = 100
-MARKDOWN_META_KEY = "_threadpress_markdown"
 COMMENT_FIELDS = (
     "pk",
     "parent_id",
@@ -52,6 +54,8 @@ COMMENT_FIELDS = (
     "author_url",
     "ip_address",
     "body",
+    "body_html",
+    "body_is_html",
     "status",
     "created_at",
 )
@@ -262,11 +266,8 @@ class _Writer:
             self.element("category", name, {"domain": "post_tag", "nicename": tag.slug})
         if article.body:
             # The Markdown source, which WordPress has no field for: a hidden post meta
-            # (WordPress keeps it; comments.wxr.importer doesn't read it yet).
-            self.start("wp:postmeta")
-            self.element("wp:meta_key", MARKDOWN_META_KEY)
-            self.element("wp:meta_value", article.body)
-            self.end("wp:postmeta")
+            # (WordPress keeps it; import_wxr makes the article Markdown again).
+            self.meta("wp:postmeta", MARKDOWN_META_KEY, article.body)
         count = 0
         for comment in comments.iterator(chunk_size=2000):
             self.comment(comment, personal_data=personal_data)
@@ -284,13 +285,30 @@ class _Writer:
         self.element("wp:comment_author_IP", ip if personal_data else "")
         self.element("wp:comment_date", _local(values["created_at"]))
         self.element("wp:comment_date_gmt", _gmt(values["created_at"]))
-        # threadpress keeps comments as plain text; WordPress's comment_content is HTML.
-        self.element("wp:comment_content", html.escape(values["body"], quote=False))
+        # WordPress's comment_content is HTML: a plain-text comment is written escaped,
+        # one that kept imported HTML as that (sanitized) HTML.
+        if values["body_is_html"]:
+            self.element("wp:comment_content", values["body_html"])
+        else:
+            self.element("wp:comment_content", html.escape(values["body"], quote=False))
         self.element("wp:comment_approved", COMMENT_APPROVED.get(values["status"], "0"))
         self.element("wp:comment_type", "comment")
         self.element("wp:comment_parent", values["parent_id"] or 0)
         self.element("wp:comment_user_id", values["user_id"] or 0)
+        # Which of the two it is (and the HTML one's plain text), so import_wxr gives
+        # back exactly this comment; WordPress keeps these hidden.
+        if values["body_is_html"]:
+            self.meta("wp:commentmeta", FORMAT_META_KEY, "html")
+            self.meta("wp:commentmeta", TEXT_META_KEY, values["body"])
+        else:
+            self.meta("wp:commentmeta", FORMAT_META_KEY, "text")
         self.end("wp:comment")
+
+    def meta(self, name, key, value):
+        self.start(name)
+        self.element("wp:meta_key", key)
+        self.element("wp:meta_value", value)
+        self.end(name)
 
 
 def _local(moment):

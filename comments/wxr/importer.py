@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article, Section, Tag
+from articles.rendering import render_markdown
 from comments import commenters, treewrites
 from comments.models import Comment
 from comments.signals import invalidate
@@ -288,11 +289,14 @@ class _Importer:
         record = mapping.article_record(item, post_id=post_id, time_zone=self.time_zone)
         if record.password_protected:
             self.report.protected.append(f"post {post_id} “{record.title}”")
+        # threadpress's own export carries the Markdown source: the article comes back
+        # as Markdown (rendered as every Markdown article is), not as HTML only.
+        markdown = item.meta.get(mapping.MARKDOWN_META_KEY, "")
         values = {
             "title": record.title,
             "summary": record.summary,
-            "body": "",
-            "body_html": record.body_html,
+            "body": markdown,
+            "body_html": render_markdown(markdown) if markdown else record.body_html,
             "status": record.status,
             "published_at": record.published_at,
             "comments_open": record.comments_open,

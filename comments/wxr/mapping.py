@@ -8,6 +8,7 @@ be read.
 
 import functools
 import hashlib
+import html
 import ipaddress
 import os
 import re
@@ -23,7 +24,7 @@ from django.utils.text import slugify
 
 from articles.models import Article
 from comments.models import MAX_NAME_LENGTH, Comment
-from comments.text import http_url
+from comments.text import http_url, strip_control_characters
 from comments.wxr.markup import article_html, comment_html, has_markup, html_to_text
 from comments.wxr.parser import WXRError, element_name
 
@@ -59,6 +60,16 @@ SLUG_MAX_LENGTH = 200
 # WordPress logins are letters, digits, space and _ . - @ (sanitize_user); some
 # exports carry stray characters around them (">login").
 LOGIN_JUNK_RE = re.compile(r"[^\w .@-]")
+
+
+# --- threadpress's own meta (export_wxr writes them; WordPress keeps them hidden) --------
+# Post meta: the article's Markdown source (its HTML is in <content:encoded>).
+MARKDOWN_META_KEY = "_threadpress_markdown"
+# Comment meta: "text" for a comment that is plain text here (its <wp:comment_content>
+# is that text, HTML-escaped), "html" for one that keeps imported HTML (the content is
+# that sanitized HTML); then TEXT_META_KEY holds its plain-text body.
+FORMAT_META_KEY = "_threadpress_format"
+TEXT_META_KEY = "_threadpress_text"
 
 
 # --- the version, the site and import keys ------------------------------------------
@@ -327,6 +338,7 @@ def comment_record(comment, *, wp_id, post_id, time_zone):
     what = f"<wp:comment> of post {post_id}"
     name = " ".join(html_to_text(fields.get("comment_author", "")).split())
     content = fields.get("comment_content", "")
+    body, body_html = _comment_body(content, comment.meta)
     return CommentRecord(
         wp_id=wp_id,
         parent_wp=_int(comment, "comment_parent", what=what, default=0),
@@ -335,13 +347,28 @@ def comment_record(comment, *, wp_id, post_id, time_zone):
         author_email=valid_email(fields.get("comment_author_email", "")),
         author_url=http_url(fields.get("comment_author_url", ""))[:500],
         ip_address=valid_ip(fields.get("comment_author_IP", "")),
-        body=html_to_text(content),
-        body_html=comment_html(content) if has_markup(content) else "",
+        body=body,
+        body_html=body_html,
         status=COMMENT_STATUSES.get(
             fields.get("comment_approved", "").strip().lower(), Status.PENDING
         ),
         created_at=_date(comment, "comment_date_gmt", "comment_date", time_zone),
     )
+
+
+def _comment_body(content, meta):
+    """``(body, body_html)``: the plain text and, for a comment that keeps HTML, its
+    sanitized HTML (empty for plain text). A comment exported by threadpress comes back
+    as it was: plain text exactly (``FORMAT_META_KEY`` "text"), HTML with its own body
+    ("html"); others are plain text unless they hold markup."""
+    kind = meta.get(FORMAT_META_KEY, "").strip()
+    if kind == "text":
+        return strip_control_characters(html.unescape(content)), ""
+    if kind == "html":
+        text = meta.get(TEXT_META_KEY)
+        body = strip_control_characters(text) if text is not None else html_to_text(content)
+        return body, comment_html(content)
+    return html_to_text(content), comment_html(content) if has_markup(content) else ""
 
 
 # --- values ----------------------------------------------------------------------------

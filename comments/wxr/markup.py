@@ -101,6 +101,7 @@ TEXT_PARAGRAPH_TAGS = "|".join(
 OPEN_TEXT_PARAGRAPH_RE = re.compile(rf"<(?:{TEXT_PARAGRAPH_TAGS})(?:[\s/][^>]*)?>", re.IGNORECASE)
 CLOSE_TEXT_PARAGRAPH_RE = re.compile(rf"</(?:{TEXT_PARAGRAPH_TAGS})\s*>", re.IGNORECASE)
 EMPTY_PARAGRAPH_RE = re.compile(r"<p>(?:\s|<br>)*</p>\s*")
+BLOCK_BREAKS_RE = re.compile(r"\n{2,}")
 HAS_MARKUP_RE = re.compile(r"<[a-zA-Z/!]|&[#a-zA-Z]")
 
 
@@ -136,7 +137,9 @@ def comment_html(content: str) -> str:
         strip_comments=True,
         attribute_filter=_comment_attribute,
     )
-    return EMPTY_PARAGRAPH_RE.sub("", cleaned).strip()
+    # One line break between blocks, however many the removed elements left: the same
+    # HTML comes out of its own output (an exported comment is imported unchanged).
+    return BLOCK_BREAKS_RE.sub("\n", EMPTY_PARAGRAPH_RE.sub("", cleaned)).strip()
 
 
 TEXT_BLOCK_TAGS = set(BLOCK_TAGS.replace("h[1-6]", "h1|h2|h3|h4|h5|h6").split("|"))
