@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, Error, connections
+from django.db import DEFAULT_DB_ALIAS, Error, InterfaceError, OperationalError, connections
 from django.dispatch import receiver
 from django.urls import Resolver404, get_resolver
 
@@ -92,19 +92,41 @@ END
 # --- the request's route ---------------------------------------------------------------
 class Route:
     """Where the current request reads: decided at its first read, the primary for good
-    once it writes."""
+    once it writes. While it reads a replica, it watches that replica's queries."""
 
-    __slots__ = ("request", "alias", "wrote")
+    __slots__ = ("request", "alias", "wrote", "failed")
 
     def __init__(self, request):
         self.request = request
         self.alias = None  # a replica's alias or DEFAULT_DB_ALIAS, once a read asks
         self.wrote = False
+        self.failed = None  # the error a query on the replica raised
 
     def read_alias(self):
         if self.alias is None:
-            self.alias = choose_replica() if is_public_read(self.request) else DEFAULT_DB_ALIAS
+            alias = choose_replica() if is_public_read(self.request) else DEFAULT_DB_ALIAS
+            if alias != DEFAULT_DB_ALIAS:
+                connections[alias].execute_wrappers.append(self._watch)
+            self.alias = alias
         return self.alias
+
+    @property
+    def on_replica(self):
+        return self.alias not in (None, DEFAULT_DB_ALIAS)
+
+    def use_primary(self):
+        """Read the primary from now on (and stop watching the replica)."""
+        if self.on_replica:
+            with contextlib.suppress(ValueError):
+                connections[self.alias].execute_wrappers.remove(self._watch)
+        self.alias = DEFAULT_DB_ALIAS
+
+    def _watch(self, execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except (OperationalError, InterfaceError) as exc:  # the replica's, not the query's
+            self.failed = exc
+            raise
 
 
 _route = contextvars.ContextVar("threadpress_db_route", default=None)
@@ -190,14 +212,16 @@ class ReplicaMiddleware:
             response = self.get_response(request)
             if self._replica_failed(route, response):
                 logger.warning(
-                    "Replica %s failed during %s %s; answered from the primary",
+                    "Replica %s failed during %s %s (%s); answered from the primary",
                     route.alias,
                     request.method,
                     request.path,
+                    route.failed or "no answer",
                 )
-                route.alias = DEFAULT_DB_ALIAS
+                route.use_primary()
                 response = self.get_response(request)
         finally:
+            route.use_primary()
             _route.reset(token)
         if request.method not in SAFE_METHODS and settings.DATABASE_PIN_SECONDS > 0:
             response.set_cookie(
@@ -212,13 +236,13 @@ class ReplicaMiddleware:
 
     @staticmethod
     def _replica_failed(route, response):
-        """A server error in a request that read from a replica, wrote nothing, and whose
-        replica no longer answers: nothing was done, so it can run again."""
-        if response.status_code < 500 or route.wrote:
+        """A server error in a request that read from a replica and wrote nothing, when a
+        query on the replica failed (a lost connection, a query cancelled by recovery) or
+        the replica no longer answers: it can run again on the primary."""
+        if response.status_code < 500 or route.wrote or not route.on_replica:
             return False
-        if route.alias in (None, DEFAULT_DB_ALIAS):
-            return False
-        return not replica_health.check(route.alias).usable
+        down = not replica_health.check(route.alias).usable
+        return down or route.failed is not None
 
 
 # --- replica health ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.utils import load_backend
 from django.http import HttpResponse
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, reverse
 
@@ -113,9 +114,23 @@ def replica_dies(request, pk):
     return HttpResponse(title)
 
 
+def replica_cancels(request, pk):
+    """On a replica, the statement is cancelled by the server, as a PostgreSQL standby
+    cancels queries that conflict with the WAL it replays."""
+    if Article.objects.db == "replica_0":
+        with connections["replica_0"].cursor() as cursor:
+            cursor.execute("SET statement_timeout = 10")
+            try:
+                cursor.execute("SELECT pg_sleep(1)")
+            finally:
+                cursor.execute("RESET statement_timeout")
+    return HttpResponse(Article.objects.get(pk=pk).title)
+
+
 urlpatterns = [
     path("read-write-read/<int:pk>/", read_write_read),
     path("replica-dies/<int:pk>/", replica_dies),
+    path("replica-cancels/<int:pk>/", replica_cancels),
     path("", include("site_config.urls")),
 ]
 
@@ -324,6 +339,23 @@ def test_a_replica_dying_during_a_page_view_answers_from_the_primary(client, set
     assert reads_of(ran[DEFAULT_DB_ALIAS])
     assert not dbrouter.replica_health.states["replica_1"].usable
     dbrouter.replica_health.clear()
+
+
+@pytest.mark.urls(__name__)
+def test_a_statement_cancelled_on_the_replica_answers_from_the_primary(replica):
+    """A replica query that fails while the replica still answers (PostgreSQL cancelled
+    it) runs the request again on the primary; the replica stays in use."""
+    if connections["replica_0"].vendor != "postgresql":
+        pytest.skip("statement cancellation is PostgreSQL's")
+    article = ArticleFactory()
+    # The first run's error is logged as a 500 would be; the client must not re-raise it.
+    client = Client(raise_request_exception=False)
+    with queries() as ran:
+        response = client.get(f"/replica-cancels/{article.pk}/")
+    assert response.status_code == 200
+    assert response.content.decode() == article.title
+    assert reads_of(ran[DEFAULT_DB_ALIAS])
+    assert dbrouter.replica_health.states[replica].usable
 
 
 # --- without replicas ----------------------------------------------------------------------
