@@ -29,6 +29,8 @@ backend app {
     .first_byte_timeout = 30s;
     .between_bytes_timeout = 10s;
     # Sick after 3 failed probes out of 5 (about 6 s): then grace serves stale pages.
+    # The Host below must be one of DJANGO_ALLOWED_HOSTS when the backend is gunicorn
+    # itself (Django answers 400 to any other); HAProxy answers /healthz on its own.
     .probe = {
         .request = "GET /healthz HTTP/1.1"
                    "Host: localhost"

@@ -1,0 +1,348 @@
+"""The app's side of the edge cache (site_config/edge.py): which responses the edge may
+keep and for how long, the surrogate keys they carry, ESI includes for the per-reader
+parts of a shared page behind an ESI cache (complete pages otherwise), the fragment and
+CSRF cookie views, and purges sent only once a change has committed.
+
+Purges go to a real HTTP server started here that records what it receives."""
+
+import re
+import threading
+from datetime import timedelta
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.middleware.csrf import _unmask_cipher_token
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article
+from comments import moderation
+from comments.models import Comment
+from site_config import edge, pagecache
+from tests.factories import ArticleFactory, CommentFactory, UserFactory
+from tests.html import NS, parse
+
+pytestmark = pytest.mark.django_db
+
+ESI = {"HTTP_SURROGATE_CAPABILITY": 'varnish="ESI/1.0"'}
+
+
+def keys_of(response):
+    return set(response.get("xkey", "").split())
+
+
+def max_age(response):
+    match = re.search(r"max-age=(\d+)", response.get("Surrogate-Control", ""))
+    return None if match is None else int(match.group(1))
+
+
+class _Includes(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources = []
+
+    def handle_startendtag(self, tag, attrs):
+        if tag == "esi:include":
+            self.sources.append(dict(attrs)["src"])
+
+    handle_starttag = handle_startendtag
+
+
+def esi_sources(response):
+    parser = _Includes()
+    parser.feed(response.content.decode())
+    return parser.sources
+
+
+def hidden_values(doc, name):
+    return [
+        field.get("value")
+        for field in doc.iter(f"{{{NS['h']}}}input")
+        if field.get("name") == name and field.get("type") == "hidden"
+    ]
+
+
+# --- which responses the edge keeps ---------------------------------------------------------
+def test_an_article_page_is_kept_under_its_key_for_the_edge_ttl(article, settings):
+    """An anonymous article page lists its article's key and the edge TTL."""
+    settings.EDGE_CACHE_SECONDS = 1234
+    response = Client().get(article.get_absolute_url(), **ESI)
+    assert response.status_code == 200
+    assert keys_of(response) == {edge.article_key(article.pk)}
+    assert max_age(response) == 1234
+    assert not response.cookies
+
+
+def test_an_article_page_is_kept_no_longer_than_its_comments_stay_open(settings):
+    """Comments closing is no write: the edge TTL ends when they close."""
+    settings.EDGE_CACHE_SECONDS = 3600
+    article = ArticleFactory(comments_close_at=timezone.now() + timedelta(seconds=600))
+    response = Client().get(article.get_absolute_url(), **ESI)
+    assert 590 <= max_age(response) <= 600
+
+
+def test_lists_carry_the_lists_key_and_each_listed_article(settings):
+    """Home lists every list's key and each listed article's (its comment count)."""
+    shown = [ArticleFactory(), ArticleFactory()]
+    response = Client().get(reverse("articles:list"), **ESI)
+    assert keys_of(response) == {edge.LISTS_KEY, *(edge.article_key(a.pk) for a in shown)}
+    assert max_age(response) == settings.EDGE_CACHE_SECONDS
+
+
+def test_lists_are_kept_no_longer_than_the_next_scheduled_article(settings):
+    """A scheduled article coming out is no write: lists, feeds and the sitemap expire
+    at its publication time."""
+    settings.EDGE_CACHE_SECONDS = 3600
+    ArticleFactory()
+    ArticleFactory(published_at=timezone.now() + timedelta(seconds=300))
+    for url in (
+        reverse("articles:list"),
+        reverse("articles:feed"),
+        reverse("comments:feed"),
+        reverse("django.contrib.sitemaps.views.sitemap"),
+    ):
+        response = Client().get(url, **ESI)
+        assert 290 <= max_age(response) <= 300, url
+
+
+def test_feeds_and_the_sitemap_carry_their_keys(article):
+    """Article feeds: lists and each article; comment feeds: every discussion, and the
+    article's own; sitemap: lists."""
+    client = Client()
+    assert keys_of(client.get(reverse("articles:feed"))) == {
+        edge.LISTS_KEY,
+        edge.article_key(article.pk),
+    }
+    assert keys_of(client.get(reverse("comments:feed"))) == {edge.COMMENTS_KEY}
+    assert keys_of(client.get(reverse("comments:article-feed", args=[article.slug]))) == {
+        edge.COMMENTS_KEY,
+        edge.article_key(article.pk),
+    }
+    sitemap = client.get(reverse("django.contrib.sitemaps.views.sitemap"))
+    assert keys_of(sitemap) == {edge.LISTS_KEY}
+
+
+def test_personal_responses_are_never_kept(article):
+    """A signed-in reader, a session cookie, or a response setting a cookie: no edge
+    headers, whatever the view said it shows."""
+    reader = Client()
+    reader.force_login(UserFactory())
+    with_session = Client()
+    with_session.cookies["sessionid"] = "abc"
+    for client in (reader, with_session):
+        response = client.get(article.get_absolute_url(), **ESI)
+        assert response.status_code == 200
+        assert "xkey" not in response and "Surrogate-Control" not in response
+    # Without an ESI cache the page sets the CSRF cookie of a new reader: not shared.
+    response = Client().get(article.get_absolute_url())
+    assert response.cookies and "Surrogate-Control" not in response
+
+
+# --- ESI ---------------------------------------------------------------------------------------
+def test_behind_an_esi_cache_the_per_reader_parts_are_includes(article):
+    """With Surrogate-Capability: no token, no timestamp and no marker in the page, an
+    include where each was, and no cookie; the edge is told to process ESI."""
+    response = Client().get(article.get_absolute_url(), **ESI)
+    doc = parse(response)
+    assert hidden_values(doc, "csrfmiddlewaretoken") == []
+    assert hidden_values(doc, "timestamp") == []
+    assert b"tp-hole-" not in response.content
+    sources = esi_sources(response)
+    # The comment form, follow form, language chooser (tokens) and the timestamp.
+    assert len(sources) >= 4
+    assert all(src.startswith(reverse("edge-fragment")) for src in sources)
+    assert 'content="ESI/1.0"' in response["Surrogate-Control"]
+    assert not response.cookies
+
+
+def test_the_cached_skeleton_serves_both_modes_without_leaking(article):
+    """The app's page cache holds one skeleton: an ESI render first, then a complete page
+    with real values and no include; and the other way round."""
+    url = article.get_absolute_url()
+    for first, second in ((ESI, {}), ({}, ESI)):
+        Client().get(url, **first)
+        response = Client().get(url, **second)
+        doc = parse(response)
+        if second:
+            assert esi_sources(response) and hidden_values(doc, "timestamp") == []
+        else:
+            assert esi_sources(response) == []
+            (timestamp,) = hidden_values(doc, "timestamp")
+            assert "tp-hole-" not in timestamp and timestamp
+            assert all(len(v) == 64 for v in hidden_values(doc, "csrfmiddlewaretoken"))
+        cache.clear()  # the next round renders its skeleton afresh
+        pagecache.process_cache.clear()
+
+
+def fragments_of(article, client=None):
+    response = (client or Client()).get(article.get_absolute_url(), **ESI)
+    return esi_sources(response)
+
+
+def test_the_fragment_renders_a_token_of_the_readers_cookie(article):
+    """A reader with a CSRF cookie gets a masked token of it, and no cookie image."""
+    secret = "a" * 32
+    reader = Client()
+    reader.cookies[settings.CSRF_COOKIE_NAME] = secret
+    tokens = []
+    for src in fragments_of(article):
+        response = reader.get(src)
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        doc = parse(response)
+        assert doc.find(".//h:img", NS) is None
+        tokens += hidden_values(doc, "csrfmiddlewaretoken")
+    assert tokens and all(_unmask_cipher_token(token) == secret for token in tokens)
+
+
+def test_without_a_cookie_the_fragment_adds_an_image_that_sets_it(article):
+    """A new reader gets a token of a new secret, the same in every include of one page
+    view (the edge's nonce), and an image whose response sets that secret as the CSRF
+    cookie."""
+    nonce = {"HTTP_X_EDGE_NONCE": "page-view-1"}
+    sources = [
+        src
+        for src in fragments_of(article)
+        if signing.loads(src.split("?h=")[1], salt=edge.FRAGMENT_SALT)[0] == "csrf"
+    ]
+    reader = Client()
+    secrets, images = set(), set()
+    for src in sources:
+        doc = parse(reader.get(src, **nonce))
+        secrets.update(map(_unmask_cipher_token, hidden_values(doc, "csrfmiddlewaretoken")))
+        images.update(img.get("src") for img in doc.iter(f"{{{NS['h']}}}img"))
+    assert len(secrets) == 1 and len(images) == 1
+    response = reader.get(images.pop())
+    assert response.status_code == 200 and response["Content-Type"] == "image/gif"
+    cookie = response.cookies[settings.CSRF_COOKIE_NAME]
+    assert cookie.value == secrets.pop()
+    assert cookie["httponly"] and cookie["samesite"] == settings.CSRF_COOKIE_SAMESITE
+    assert "private" in response["Cache-Control"]
+
+
+def test_tampered_fragment_and_cookie_urls_are_refused(article):
+    """A fragment or cookie URL whose signature doesn't match gets a 400 and no cookie."""
+    src = fragments_of(article)[0]
+    assert Client().get(src[:-3] + "xyz").status_code == 400
+    assert Client().get(reverse("edge-fragment")).status_code == 400
+    signed = signing.TimestampSigner(salt=edge.COOKIE_SALT).sign("b" * 32)
+    url = reverse("edge-csrf-cookie")
+    for value in (signed[:-2] + "zz", "b" * 32, signed.replace("b" * 32, "c" * 32)):
+        response = Client().get(f"{url}?s={value}")
+        assert response.status_code == 400
+        assert settings.CSRF_COOKIE_NAME not in response.cookies
+    assert Client().get(f"{url}?s={signed}").cookies[settings.CSRF_COOKIE_NAME].value == "b" * 32
+
+
+def test_a_form_from_esi_parts_posts_with_csrf_enforced(article, settings):
+    """The page assembled as the edge assembles it (includes, then the image) posts."""
+    settings.COMMENTS_MIN_SUBMIT_SECONDS = 0
+    reader = Client(enforce_csrf_checks=True)
+    page = reader.get(article.get_absolute_url(), **ESI).content.decode()
+    for src in esi_sources_text(page):
+        fragment = reader.get(src, HTTP_X_EDGE_NONCE="view-2").content.decode()
+        page = page.replace(f'<esi:include src="{src}"/>', fragment, 1)
+    doc = parse(page.encode())
+    for img in doc.iter(f"{{{NS['h']}}}img"):
+        if "edge-cookie" in (img.get("class") or ""):
+            reader.get(img.get("src"))
+    form = doc.find(".//h:form[@id='comment-form']", NS)
+    values = {
+        field.get("name"): field.get("value") or ""
+        for field in form.iter(f"{{{NS['h']}}}input")
+        if field.get("name")
+    }
+    data = values | {"name": "Edge", "email": "e@example.org", "body": "Through the edge"}
+    response = reader.post(reverse("comments:post", args=[article.slug]), data)
+    assert response.status_code == 303
+    assert Comment.objects.get().body == "Through the edge"
+
+
+def esi_sources_text(page):
+    parser = _Includes()
+    parser.feed(page)
+    return parser.sources
+
+
+# --- purging -----------------------------------------------------------------------------------
+class _Recorder(BaseHTTPRequestHandler):
+    def do_PURGE(self):  # noqa: N802 (the HTTP method)
+        self.server.received.append(self.headers.get(edge.PURGE_HEADER, "").split())
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def purge_server(settings):
+    """A real HTTP server taking purges; EDGE_PURGE_URLS points at it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.EDGE_PURGE_URLS = [f"http://127.0.0.1:{server.server_port}/"]
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def purged(server):
+    assert edge.wait_for_purges(10)
+    return {key for batch in server.received for key in batch}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purges_are_sent_only_after_commit(purge_server):
+    """Inside a transaction nothing is sent; the keys go once it commits."""
+    with transaction.atomic():
+        edge.purge_keys(["article-1", "articles"])
+        assert edge.wait_for_purges(10)
+        assert purge_server.received == []
+    assert purged(purge_server) == {"article-1", "articles"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_purged_on_rollback(purge_server):
+    """A change rolled back purges nothing."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        edge.purge_keys(["article-2"])
+        raise RuntimeError
+    assert purged(purge_server) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_kind_of_change_purges_its_keys(purge_server):
+    """An approval purges its article (and the comment feeds); an article saved purges it
+    and every list; an author renamed purges their articles; a reaction its article."""
+    article = ArticleFactory()
+    other = ArticleFactory()
+    comment = CommentFactory(article=article, status=Comment.Status.PENDING)
+    purged(purge_server)
+    purge_server.received.clear()
+
+    moderation.approve(Comment.objects.filter(pk=comment.pk))
+    assert purged(purge_server) == {edge.article_key(article.pk), edge.COMMENTS_KEY}
+    purge_server.received.clear()
+
+    Article.objects.get(pk=other.pk).save()
+    assert {edge.LISTS_KEY, edge.article_key(other.pk)} <= purged(purge_server)
+    purge_server.received.clear()
+
+    author = article.author
+    author.first_name = "Renamed"
+    author.save()
+    assert edge.article_key(article.pk) in purged(purge_server)
+    purge_server.received.clear()
+
+    from comments import reactions
+
+    reactions.toggle(Comment.objects.get(pk=comment.pk), user=UserFactory())
+    assert purged(purge_server) == {edge.article_key(article.pk)}

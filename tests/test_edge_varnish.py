@@ -1,0 +1,324 @@
+"""The edge cache for real: deploy/varnish/threadpress.vcl loaded into a varnishd started
+here (free ports, a temporary directory), its backend substituted to the live server.
+Anonymous pages are hits, personal requests go to the app, each kind of change shows
+through Varnish once its purge is sent, a dead purge URL never fails a write, and the
+comment form posts through Varnish for a new reader, without JavaScript too.
+
+Skipped with a reason when varnishd or varnish-modules is missing, unless ``CI`` or
+``THREADPRESS_REQUIRE_BROWSER`` is set (then the tests fail): .ci/install-edge-tools.sh
+installs them."""
+
+import glob
+import http.cookiejar
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from articles.models import Article
+from comments import moderation
+from comments.models import Comment
+from site_config import edge
+from tests.factories import ArticleFactory, CommentFactory
+from tests.html import NS, parse
+
+ROOT = Path(__file__).resolve().parents[1]
+VCL = ROOT / "deploy" / "varnish" / "threadpress.vcl"
+VARNISHD = shutil.which("varnishd") or "/usr/sbin/varnishd"
+VARNISHADM = shutil.which("varnishadm") or "/usr/bin/varnishadm"
+HINT = "run `bash .ci/install-edge-tools.sh`"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def require(available, reason):
+    if available:
+        return
+    if os.environ.get("CI") or os.environ.get("THREADPRESS_REQUIRE_BROWSER"):
+        pytest.fail(f"{reason} (required in CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Varnish:
+    def __init__(self, port, workdir):
+        self.url = f"http://127.0.0.1:{port}"
+        self.workdir = workdir
+
+    def ban_everything(self):
+        subprocess.run(
+            [VARNISHADM, "-n", str(self.workdir), "ban", "req.url", "~", "."],
+            check=True,
+            capture_output=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def varnish(live_server, tmp_path_factory):
+    """One varnishd for the module, in front of the live server."""
+    require(os.access(VARNISHD, os.X_OK), f"varnishd not found; {HINT}")
+    require(
+        glob.glob("/usr/lib/*/varnish/vmods/libvmod_xkey.so"),
+        f"varnish-modules (xkey) not installed; {HINT}",
+    )
+    backend_port = live_server.url.rsplit(":", 1)[1]
+    tmp = tmp_path_factory.mktemp("varnish")
+    vcl = tmp / "threadpress.vcl"
+    vcl.write_text(
+        VCL.read_text()
+        .replace("@BACKEND_HOST@", "127.0.0.1")
+        .replace("@BACKEND_PORT@", backend_port)
+    )
+    port = free_port()
+    workdir = tmp / "workdir"
+    # The probe's Host (localhost) and the readers' (127.0.0.1) between tests too.
+    hosts = override_settings(ALLOWED_HOSTS=["localhost", "127.0.0.1", "testserver"])
+    hosts.enable()
+    try:
+        yield from _run_varnishd(vcl, port, workdir)
+    finally:
+        hosts.disable()
+
+
+def _run_varnishd(vcl, port, workdir):
+    process = subprocess.Popen(
+        [
+            VARNISHD,
+            "-F",
+            "-j",
+            "none",
+            "-a",
+            f"127.0.0.1:{port}",
+            "-T",
+            "127.0.0.1:0",
+            "-f",
+            str(vcl),
+            "-n",
+            str(workdir),
+            "-s",
+            "malloc,32m",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"varnishd did not start: {process.stderr.read().decode()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("varnishd did not listen within 30 s")
+            time.sleep(0.1)
+    yield Varnish(port, workdir)
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def edge_site(varnish, settings):
+    """Purges go to the Varnish, which starts empty; posting has no delays."""
+    settings.EDGE_PURGE_URLS = [varnish.url + "/"]
+    settings.COMMENTS_MIN_SUBMIT_SECONDS = 0
+    settings.COMMENTS_FLOOD_SECONDS = 0
+    # Plain HTTP here (production is HTTPS): cookies a client sends back over it.
+    settings.CSRF_COOKIE_SECURE = settings.SESSION_COOKIE_SECURE = False
+    varnish.ban_everything()
+    yield varnish
+    edge.wait_for_purges(10)
+
+
+class Reader:
+    """A browser-like client: its own cookies, never a proxy."""
+
+    def __init__(self, base, cookies=None):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.jar)
+        )
+        self.headers = {"Cookie": cookies} if cookies else {}
+
+    def get(self, path):
+        return self.open(urllib.request.Request(self.base + path, headers=self.headers))
+
+    def post(self, path, data):
+        body = urllib.parse.urlencode(data).encode()
+        request = urllib.request.Request(
+            self.base + path, data=body, headers={**self.headers, "Origin": self.base}
+        )
+        return self.open(request)
+
+    def open(self, request):
+        try:
+            response = self.opener.open(request, timeout=15)
+        except urllib.error.HTTPError as error:
+            response = error
+        response.body = response.read()
+        return response
+
+
+def page_text(response):
+    return response.body.decode()
+
+
+def test_anonymous_readers_are_served_from_varnish(edge_site, article):
+    """The second anonymous view is a hit; the edge's own headers stay inside."""
+    first = Reader(edge_site.url).get(article.get_absolute_url())
+    second = Reader(edge_site.url).get(article.get_absolute_url())
+    assert (first.status, second.status) == (200, 200)
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+    for response in (first, second):
+        assert "xkey" not in response.headers and "Surrogate-Control" not in response.headers
+        assert b"<esi:" not in response.body and b"tp-hole-" not in response.body
+
+
+def test_a_session_cookie_goes_to_the_app_every_time(edge_site, article):
+    """A reader with a session (or any unknown cookie) is never served from the cache."""
+    for cookies in ("sessionid=abc", "something=else; csrftoken=" + "a" * 32):
+        reader = Reader(edge_site.url, cookies=cookies)
+        assert [reader.get(article.get_absolute_url()).headers["X-Cache"] for _ in "12"] == [
+            "MISS",
+            "MISS",
+        ]
+
+
+def test_an_approved_comment_shows_through_varnish(edge_site, article):
+    """Approving purges the article's pages: the next anonymous view has the comment."""
+    comment = CommentFactory(article=article, status=Comment.Status.PENDING, body="Held back")
+    url = article.get_absolute_url()
+    Reader(edge_site.url).get(url)
+    cached = Reader(edge_site.url).get(url)
+    assert cached.headers["X-Cache"] == "HIT" and "Held back" not in page_text(cached)
+    moderation.approve(Comment.objects.filter(pk=comment.pk))
+    assert edge.wait_for_purges(10)
+    fresh = Reader(edge_site.url).get(url)
+    assert fresh.headers["X-Cache"] == "MISS" and "Held back" in page_text(fresh)
+
+
+def test_article_edits_and_author_renames_show_through_varnish(edge_site, article):
+    """A retitled article and a renamed author purge the article page."""
+    url = article.get_absolute_url()
+    Reader(edge_site.url).get(url)
+    article.title = "A better title"
+    article.save()
+    assert edge.wait_for_purges(10)
+    assert "A better title" in page_text(Reader(edge_site.url).get(url))
+    author = article.author
+    author.first_name, author.last_name = "Renata", "Renamed"
+    author.save()
+    assert edge.wait_for_purges(10)
+    assert "Renata Renamed" in page_text(Reader(edge_site.url).get(url))
+
+
+def test_publishing_an_article_updates_the_lists(edge_site, article):
+    """Home, feed and sitemap are purged when an article comes out."""
+    draft = ArticleFactory(status=Article.Status.DRAFT, title="Fresh off the press")
+    urls = ["/", "/feed/", "/sitemap.xml"]
+    for url in urls:
+        Reader(edge_site.url).get(url)
+        cached = Reader(edge_site.url).get(url)
+        assert cached.headers["X-Cache"] == "HIT" and draft.slug not in page_text(cached)
+    draft.status = Article.Status.PUBLISHED
+    draft.published_at = timezone.now() - timedelta(minutes=1)
+    draft.save()
+    assert edge.wait_for_purges(10)
+    for url in urls:
+        assert draft.slug in page_text(Reader(edge_site.url).get(url)), url
+
+
+def test_a_dead_purge_url_is_logged_and_the_write_succeeds(edge_site, article, caplog):
+    """A Varnish that can't be reached: the approval still commits, the failure is
+    logged, and the Varnish that answers is purged."""
+    dead = f"http://127.0.0.1:{free_port()}/"
+    edge_site_urls = [dead, edge_site.url + "/"]
+    from django.conf import settings
+
+    settings.EDGE_PURGE_URLS = edge_site_urls
+    comment = CommentFactory(article=article, status=Comment.Status.PENDING, body="Still here")
+    Reader(edge_site.url).get(article.get_absolute_url())
+    with caplog.at_level(logging.ERROR, logger="threadpress"):
+        moderation.approve(Comment.objects.filter(pk=comment.pk))
+        assert edge.wait_for_purges(20)
+    assert Comment.objects.get(pk=comment.pk).status == Comment.Status.APPROVED
+    failures = [r for r in caplog.records if "Edge purge" in r.getMessage()]
+    assert failures and dead in failures[0].getMessage()
+    assert "Still here" in page_text(Reader(edge_site.url).get(article.get_absolute_url()))
+
+
+def test_a_new_reader_posts_the_comment_form_through_varnish(edge_site, article):
+    """A cookie-less reader loads a cached page, fetches its image (the CSRF cookie) as
+    a browser does, and posts the form through Varnish."""
+    url = article.get_absolute_url()
+    Reader(edge_site.url).get(url)  # cached for everyone
+    reader = Reader(edge_site.url)
+    page = reader.get(url)
+    assert page.headers["X-Cache"] == "HIT"
+    doc = parse(page.body)
+    images = [img.get("src") for img in doc.iter(f"{{{NS['h']}}}img")]
+    cookie_images = [src for src in images if src.startswith("/_edge/csrf-cookie/")]
+    assert cookie_images
+    for src in set(cookie_images):
+        assert reader.get(src).status == 200
+    assert any(cookie.name == "csrftoken" for cookie in reader.jar)
+    form = doc.find(".//h:form[@id='comment-form']", NS)
+    values = {
+        field.get("name"): field.get("value") or ""
+        for field in form.iter(f"{{{NS['h']}}}input")
+        if field.get("name")
+    }
+    values |= {"name": "Edge reader", "email": "edge@example.org", "body": "Posted via Varnish"}
+    action = form.get("action").split("#")[0]
+    response = reader.post(action, values)
+    assert response.status == 200  # urllib followed the 303 back to the article
+    assert Comment.objects.get().body == "Posted via Varnish"
+
+
+def test_the_comment_form_works_without_javascript_through_varnish(edge_site, article):
+    """Chromium with JavaScript off, a first visit through Varnish: the comment posts."""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    require(os.access(CHROMIUM, os.X_OK), f"Chromium not found at {CHROMIUM}")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    url = article.get_absolute_url()
+    Reader(edge_site.url).get(url)  # the page is cached before the browser comes
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(base_url=edge_site.url, java_script_enabled=False)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            page.goto(url, wait_until="load")  # images loaded: the CSRF cookie is set
+            page.fill("#id_body", "No script needed")
+            page.fill("#id_name", "Plain reader")
+            page.fill("#id_email", "plain@example.org")
+            page.click("#comment-form button[type=submit]")
+            page.wait_for_load_state("load")
+        finally:
+            browser.close()
+    assert Comment.objects.get().body == "No script needed"
