@@ -20,6 +20,7 @@ from articles.models import Article, Section, Tag
 from site_config import edge
 from tests.factories import ArticleFactory, StaffFactory
 from tests.html import NS, parse, text_of
+from tests.test_edge_headers import purge_server, purged  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -528,3 +529,51 @@ def test_seed_demo_keeps_an_editors_filing():
     article.refresh_from_db()
     assert article.section.slug == "opinion"
     assert list(article.tags.values_list("slug", flat=True)) == ["energy"]
+
+
+# --- edge purges ------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_section_and_tag_changes_purge_their_pages_and_articles(
+    purge_server,  # noqa: F811 (the imported fixture)
+):
+    """A rename purges the section's or tag's own pages, every list, and the pages of
+    its articles; a tag change on an article purges the tag pages concerned and the
+    article; deleting a tag purges what showed it."""
+    news = Section.objects.create(name="News", slug="news")
+    transport = Tag.objects.create(name="Transport", slug="transport")
+    energy = Tag.objects.create(name="Energy", slug="energy")
+    first = article_in(news, transport)
+    second = article_in(news)
+    purged(purge_server)
+    purge_server.received.clear()
+
+    news.name = "Local news"
+    news.save()
+    assert {
+        edge.LISTS_KEY,
+        edge.section_key(news.pk),
+        edge.article_key(first.pk),
+        edge.article_key(second.pk),
+    } <= purged(purge_server)
+    purge_server.received.clear()
+
+    transport.name = "Public transport"
+    transport.save()
+    assert purged(purge_server) == {
+        edge.LISTS_KEY,
+        edge.tag_key(transport.pk),
+        edge.article_key(first.pk),
+    }
+    purge_server.received.clear()
+
+    second.tags.add(energy)
+    assert purged(purge_server) == {
+        edge.LISTS_KEY,
+        edge.tag_key(energy.pk),
+        edge.article_key(second.pk),
+    }
+    purge_server.received.clear()
+
+    transport_pk = transport.pk
+    transport.delete()
+    assert {edge.tag_key(transport_pk), edge.article_key(first.pk)} <= purged(purge_server)
