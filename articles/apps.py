@@ -14,7 +14,7 @@ class ArticlesConfig(AppConfig):
         from articles.models import Article
         from site_config import edge
 
-        pass
+        invalidation.connect()
         # Published, retitled, unpublished, deleted: its page and every list, at the edge.
         post_save.connect(edge.purge_article, sender=Article, dispatch_uid="edge-article-saved")
         post_delete.connect(edge.purge_article, sender=Article, dispatch_uid="edge-article-gone")
