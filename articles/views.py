@@ -67,13 +67,8 @@ class ListedByView(ArticleListView):
         return super().get_queryset().filter(**{self.article_field: self.listed_by})
 
     def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        edge.add_surrogate_keys(
-            self.request,
-            edge.LISTS_KEY,
-            self.surrogate_key(self.listed_by.pk),
-            *(edge.article_key(article.pk) for article in context["articles"]),
-        )
+        context = super().get_context_data(**kwargs)  # the list's keys, and this one's
+        edge.add_surrogate_keys(self.request, self.surrogate_key(self.listed_by.pk))
         rss, atom = self.feed_names
         return {
             **context,
