@@ -121,8 +121,8 @@ cleanup() {
   [[ -n $HAPROXY_PID ]] && stop_pid "$HAPROXY_PID"
   for pid in "${APP_PIDS[@]}"; do stop_pid "$pid"; done
   [[ -n $REDIS_PID ]] && stop_pid "$REDIS_PID"
-  for cluster in "${CLUSTERS[@]}"; do
-    pg_dropcluster --stop "$PG_VERSION" "$cluster" >/dev/null 2>&1
+  for (( i = ${#CLUSTERS[@]} - 1; i >= 0; i-- )); do  # the replica first
+    pg_dropcluster --stop "$PG_VERSION" "${CLUSTERS[i]}" >/dev/null 2>&1
   done
   wait 2>/dev/null
   if (( status != 0 )); then
@@ -267,14 +267,25 @@ for url in "$EDGE$ARTICLE" "$EDGE/" "$BALANCER$ARTICLE" "$BALANCER/"; do curl -f
 echo
 read -r TRIVIAL_RPS TRIVIAL_BAD < <(run_wrk "$APP1/healthz" "$DURATION")
 HITS=$(varnish_counter MAIN.cache_hit) MISSES=$(varnish_counter MAIN.cache_miss)
+CLIENT_REQS=$(varnish_counter MAIN.client_req) BACKEND_REQS=$(varnish_counter MAIN.backend_req)
 read -r EDGE_RPS EDGE_BAD < <(run_wrk "$EDGE$ARTICLE" "$DURATION")
 HITS=$(( $(varnish_counter MAIN.cache_hit) - HITS )) MISSES=$(( $(varnish_counter MAIN.cache_miss) - MISSES ))
+CLIENT_REQS=$(( $(varnish_counter MAIN.client_req) - CLIENT_REQS ))
+BACKEND_REQS=$(( $(varnish_counter MAIN.backend_req) - BACKEND_REQS ))
 PAGE_KB=$(curl -fs "$EDGE$ARTICLE" | wc -c | awk '{printf "%.0f", $1/1024}')
+# What Varnish serves when nothing of the page goes to the app: a cached static file.
+STATIC=$(curl -fs "$EDGE$ARTICLE" | grep -o '/static/[^"]*\.css' | head -n 1 || true)
+STATIC_RPS=""
+if [[ -n $STATIC ]]; then
+  curl -fs -o /dev/null "$EDGE$STATIC"
+  read -r STATIC_RPS _ < <(run_wrk "$EDGE$STATIC" "$DURATION")
+fi
 echo "| URL | requests/s | failed |"
 echo "|---|---|---|"
 echo "| /healthz through gunicorn 1 ($WORKERS workers) | $TRIVIAL_RPS | $TRIVIAL_BAD |"
 echo "| article page (${PAGE_KB} KB) through Varnish | $EDGE_RPS | $EDGE_BAD |"
-echo "Varnish during the article run: $HITS hits, $MISSES misses"
+[[ -z $STATIC_RPS ]] || echo "| $STATIC through Varnish (no ESI: nothing reaches the app) | $STATIC_RPS | |"
+echo "Varnish during the article run: $HITS hits, $MISSES misses; $BACKEND_REQS requests to the app (ESI fragments: the CSRF token and the form's timestamp) for $CLIENT_REQS page views"
 EDGE_LINE=$("$PY" -c "import sys; print(f'edge ratio: {float(sys.argv[1]) / float(sys.argv[2]):.1f}× the trivial view')" "$EDGE_RPS" "$TRIVIAL_RPS")
 HIT_LINE=$("$PY" -c "import sys; h, m = int(sys.argv[1]), int(sys.argv[2]); print(f'hit ratio: {100 * h / max(h + m, 1):.2f} %')" "$HITS" "$MISSES")
 
@@ -349,8 +360,8 @@ echo "  transactions: primary $PRIMARY_READS, replica $REPLICA_READS"
 WRITER_STATUS=0
 "$PY" -m benchmarks.edgetools writer "$EDGE" "$ARTICLE" --times "$WRITES" >"$TMP/writer.out" || WRITER_STATUS=$?
 sed 's/^/  /' "$TMP/writer.out"
-STALE=$(awk '/^stale reads/ {print $6}' "$TMP/writer.out")
-REPLICA_LINE=$("$PY" -c "import sys; p, r = int(sys.argv[1]), int(sys.argv[2]); print(f'replica: reads served {100 * r / max(p + r, 1):.0f} %, stale reads seen by the writer {sys.argv[3]}')" \
+STALE=$(awk '/^stale reads/ {print $7}' "$TMP/writer.out")
+REPLICA_LINE=$("$PY" -c "import sys; p, r = int(sys.argv[1]), int(sys.argv[2]); print(f'replica: reads served {100 * r / max(p + r, 1):.1f} %, stale reads seen by the writer {sys.argv[3]}')" \
   "$PRIMARY_READS" "$REPLICA_READS" "${STALE:-?}")
 
 echo
