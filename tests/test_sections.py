@@ -434,6 +434,15 @@ def test_a_section_and_a_tag_are_added_in_the_admin_with_a_prefilled_slug(superu
     assert Tag.objects.filter(slug="film").exists()
 
 
+def test_a_section_with_articles_cannot_be_deleted_and_the_admin_says_why(superuser, mixed, news):
+    """Articles protect their section: the admin names them instead of deleting."""
+    url = reverse("admin:articles_section_delete", args=[news.pk])
+    response = logged_in(superuser).post(url, {"post": "yes"})
+    assert response.status_code == 200
+    assert "Newer news" in text_of(parse(response).find(".//h:div[@id='content']", NS))
+    assert Section.objects.filter(pk=news.pk).exists()
+
+
 def test_the_article_admin_filters_by_section_and_shows_it(superuser, mixed, news):
     client = logged_in(superuser)
     url = reverse("admin:articles_article_changelist")
