@@ -78,12 +78,15 @@ LOG_SECONDS = 60.0  # how often a lasting problem is logged again
 # PostgreSQL: 0 on a primary; on a standby, 0 while it has replayed all it received from
 # a streaming WAL receiver, else the age of the last replayed transaction. NULL (lag
 # unknown: not streaming, or nothing replayed yet) counts as too far behind: a standby
-# cut off from its primary stays "caught up" with what it received, however old.
+# cut off from its primary stays "caught up" with what it received, however old. "<=",
+# not "=": a restarted standby's receiver starts at the beginning of a WAL segment, behind
+# what it already replayed, and an idle primary would leave it "behind" until its next
+# commit.
 LAG_SQL = """
 SELECT CASE
     WHEN NOT pg_is_in_recovery() THEN 0
     WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN NULL
-    WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+    WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
 END
 """
