@@ -27,7 +27,6 @@ import os
 import secrets
 import threading
 import time
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -44,6 +43,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -172,6 +172,8 @@ FRAGMENT_SALT = "threadpress.edge.fragment"
 COOKIE_SALT = "threadpress.edge.csrf-cookie"
 NONCE_HEADER = "X-Edge-Nonce"  # set by the VCL, the same for every include of a page view
 COOKIE_URL_MAX_AGE = 300  # seconds between the page and the browser fetching its image
+FRAGMENT_SECONDS = 60  # a reader's token, kept by the edge for them (their cookie's)
+NONCE_FRAGMENT_SECONDS = 10  # a new reader's, for the other includes of the same page view
 
 
 def wants_esi(request):
@@ -250,16 +252,25 @@ def fragment(request):
         name, prefix, suffix = signing.loads(request.GET.get("h", ""), salt=FRAGMENT_SALT)
         value_of = pagecache.hole_value_function(name)
     except (signing.BadSignature, ValueError, TypeError, KeyError):
-        return HttpResponseBadRequest("Unknown fragment.", content_type="text/plain")
+        return HttpResponseBadRequest(_("Unknown fragment."), content_type="text/plain")
     extra = ""
+    # The edge keeps a fragment for its reader only (hashed on their CSRF cookie, or on
+    # the page view's nonce): a page's other includes of it, and their next pages, cost
+    # the app nothing. A timestamp is kept a second (it dates the form).
+    seconds = FRAGMENT_SECONDS
     if name == "csrf" and not _has_csrf_cookie(request):
         secret = _new_csrf_secret(request)
         request.META["CSRF_COOKIE"] = secret
         signed = signing.TimestampSigner(salt=COOKIE_SALT).sign(secret)
         url = f"{reverse('edge-csrf-cookie')}?s={signed}"
         extra = f'<img alt="" src="{url}" width="1" height="1" class="edge-cookie">'
+        seconds = NONCE_FRAGMENT_SECONDS if request.headers.get(NONCE_HEADER) else 0
+    elif name != "csrf":
+        seconds = 1
     html = f"{prefix}{value_of(request)}{suffix}{extra}"
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    if seconds:
+        response["Surrogate-Control"] = f"max-age={seconds}"
     # The CSRF middleware would set a cookie nobody receives (an include's headers stay
     # at the edge): not this response's business.
     request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)
@@ -284,9 +295,11 @@ def csrf_cookie(request):
             request.GET.get("s", ""), max_age=COOKIE_URL_MAX_AGE
         )
     except signing.BadSignature:
-        return HttpResponseBadRequest("Bad or expired link.", content_type="text/plain")
+        return HttpResponseBadRequest(
+            _("This link is invalid or has expired."), content_type="text/plain"
+        )
     if len(secret) != CSRF_SECRET_LENGTH or set(secret) - set(CSRF_ALLOWED_CHARS):
-        return HttpResponseBadRequest("Bad link.", content_type="text/plain")
+        return HttpResponseBadRequest(_("This link is invalid."), content_type="text/plain")
     if not _has_csrf_cookie(request):
         request.META["CSRF_COOKIE"] = secret
         get_token(request)  # the CSRF middleware sets the cookie on the way out
@@ -419,10 +432,3 @@ def purge_article(sender, instance, **kwargs):
     """An article saved or deleted (published, retitled, scheduled…): its page and
     every list."""
     purge_keys([LISTS_KEY, article_key(instance.pk)])
-
-
-def next_change(times):
-    """The earliest of ``times`` still to come (or None)."""
-    now = timezone.now()
-    future = [time for time in times if isinstance(time, datetime) and time > now]
-    return min(future, default=None)

@@ -195,6 +195,8 @@ def test_the_fragment_renders_a_token_of_the_readers_cookie(article):
         response = reader.get(src)
         assert response.status_code == 200
         assert "no-store" in response["Cache-Control"]
+        # The edge may keep it for this reader (the VCL hashes on their cookie).
+        assert re.fullmatch(r"max-age=\d+", response["Surrogate-Control"])
         doc = parse(response)
         assert doc.find(".//h:img", NS) is None
         tokens += hidden_values(doc, "csrfmiddlewaretoken")
@@ -218,6 +220,12 @@ def test_without_a_cookie_the_fragment_adds_an_image_that_sets_it(article):
         secrets.update(map(_unmask_cipher_token, hidden_values(doc, "csrfmiddlewaretoken")))
         images.update(img.get("src") for img in doc.iter(f"{{{NS['h']}}}img"))
     assert len(secrets) == 1 and len(images) == 1
+    # Without the edge's nonce, a new secret each time: nothing the edge may keep.
+    response = reader.get(sources[0])
+    assert "Surrogate-Control" not in response
+    assert _unmask_cipher_token(hidden_values(parse(response), "csrfmiddlewaretoken")[0]) not in (
+        secrets
+    )
     response = reader.get(images.pop())
     assert response.status_code == 200 and response["Content-Type"] == "image/gif"
     cookie = response.cookies[settings.CSRF_COOKIE_NAME]

@@ -75,14 +75,36 @@ sub vcl_recv {
     unset req.http.Surrogate-Capability;
     unset req.http.X-Edge-Nonce;
 
-    # --- ESI fragments (/_edge/): per reader, never cached ------------------------------
-    if (req.url ~ "^/_edge/") {
+    # --- grace ---------------------------------------------------------------------------
+    # Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a
+    # stale object is served for at most 10 s (while a background fetch refreshes it);
+    # when the probe says sick, or the app answered 5xx (vcl_deliver restarts with
+    # X-Stale-Ok), for the whole 6 h.
+    if (std.healthy(req.backend_hint) && !req.http.X-Stale-Ok) {
+        set req.grace = 10s;
+    }
+
+    # --- ESI fragments (/_edge/): one reader's each ---------------------------------------
+    if (req.url ~ "^/_edge/fragment/" && req.method == "GET") {
         if (req.esi_level > 0) {
-            # Every include of one page view uses the same nonce: a reader without a
+            # Every include of one page view carries the same nonce: a reader without a
             # CSRF cookie gets one new secret for the whole page.
             set req.http.X-Edge-Nonce = req_top.http.X-Edge-Nonce;
         }
-        return (pass);
+        # Kept only as long as the app says (Surrogate-Control), and only for the same
+        # reader: hashed on their CSRF cookie, or on the page view's nonce without one.
+        cookie.parse(req.http.Cookie);
+        if (cookie.get("csrftoken") != "") {
+            set req.http.X-Fragment-Owner = "cookie:" + cookie.get("csrftoken");
+        } else if (req.http.X-Edge-Nonce) {
+            set req.http.X-Fragment-Owner = "nonce:" + req.http.X-Edge-Nonce;
+        } else {
+            return (pass);
+        }
+        return (hash);
+    }
+    if (req.url ~ "^/_edge/") {
+        return (pass);  # the CSRF cookie image: sets a cookie
     }
     if (req.esi_level == 0) {
         set req.http.X-Edge-Nonce = req.xid + "." + std.random(0, 1000000000) + "." + now;
@@ -133,20 +155,13 @@ sub vcl_hash {
         hash_data(server.ip);
     }
     hash_data(req.http.Accept-Language);
+    if (req.http.X-Fragment-Owner) {
+        hash_data(req.http.X-Fragment-Owner);
+    }
     if (req.http.X-Sort) {
         hash_data("csort=" + req.http.X-Sort);
     }
     return (lookup);
-}
-
-# --- grace: serve the last good page while the app is down or slow ------------------------
-# Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a stale
-# object is served for at most 10 s (while a background fetch refreshes it); when the probe
-# says sick, or the app answers 5xx, for the whole 6 h.
-sub vcl_recv {
-    if (std.healthy(req.backend_hint) && !req.http.X-Stale-Ok) {
-        set req.grace = 10s;
-    }
 }
 
 sub vcl_backend_fetch {
@@ -154,6 +169,7 @@ sub vcl_backend_fetch {
     set bereq.http.Surrogate-Capability = "varnish=ESI/1.0";
     unset bereq.http.X-Sort;
     unset bereq.http.X-Stale-Ok;
+    unset bereq.http.X-Fragment-Owner;
 }
 
 sub vcl_backend_response {
@@ -169,11 +185,24 @@ sub vcl_backend_response {
         unset beresp.http.Surrogate-Control;
         return (deliver);
     }
-    if (beresp.http.Set-Cookie
+    if (beresp.status >= 500) {
+        # Failed: not kept, and no hit-for-miss either (it would hide the stale copy
+        # vcl_deliver's restart looks for).
+        set beresp.ttl = 0s;
+        set beresp.grace = 0s;
+        set beresp.uncacheable = true;
+    } else if (bereq.url ~ "^/_edge/fragment/"
+        && !beresp.http.Set-Cookie
+        && beresp.http.Surrogate-Control ~ "max-age=\d+") {
+        # One reader's fragment (hashed on their cookie or page view): the app's
+        # no-store is for browsers, the Surrogate-Control for us.
+        set beresp.ttl = std.duration(
+            regsub(beresp.http.Surrogate-Control, "^.*max-age=(\d+).*$", "\1") + "s", 0s);
+        set beresp.grace = 0s;
+    } else if (beresp.http.Set-Cookie
         || beresp.http.Cache-Control ~ "(?i)private|no-store"
-        || beresp.http.Vary == "*"
-        || beresp.status >= 500) {
-        # Personal or failed: never shared (hit-for-miss for a short while).
+        || beresp.http.Vary == "*") {
+        # Personal: never shared (hit-for-miss for a short while).
         set beresp.ttl = 10s;
         set beresp.uncacheable = true;
     } else if (beresp.http.Surrogate-Control ~ "max-age=\d+") {
@@ -211,8 +240,12 @@ sub vcl_deliver {
 }
 
 sub vcl_backend_error {
-    # The app unreachable: the client's vcl_deliver restarts once for a stale copy.
-    set beresp.status = 503;
+    # The app unreachable: the client's vcl_deliver restarts once for a stale copy. A
+    # fragment that can't be had leaves its place empty, not an error page inside a page.
+    if (bereq.url ~ "^/_edge/") {
+        set beresp.body = "";
+        return (deliver);
+    }
 }
 
 sub vcl_synth {
