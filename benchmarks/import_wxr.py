@@ -3,23 +3,20 @@
 Writes a synthetic WXR export (seeded: posts with threaded comments up to ten
 levels deep, every status, some HTML) to a temporary directory, imports it into
 a scratch database, imports it again (nothing changes: the idempotent path), and
-prints seconds and comments per second for both.
+prints seconds, comments per second and peak resident memory for both (each import in
+a child process: ``benchmarks.import_common``).
 
 The scratch database is a temporary SQLite file, or, when ``DATABASE_URL`` points
 at PostgreSQL, a database ``tp_bench_wxr_<pid>`` created on that server and
 dropped afterwards. Your own data is never touched.
 """
 
-import argparse
 import os
 import random
-import sys
-import time
-from pathlib import Path
 
-from benchmarks.scratch import ScratchDatabase, use_production_settings
+from benchmarks import import_common
+from benchmarks.import_common import cdata, thread_of
 
-ROOT = Path(__file__).resolve().parent.parent
 WP = "http://wordpress.org/export/1.2/"
 STATUSES = ["1"] * 90 + ["0"] * 5 + ["spam"] * 3 + ["trash"] * 2
 BODIES = [
@@ -31,20 +28,6 @@ BODIES = [
     "with a second sentence<br />and a line break for good measure.",
     "Καλή δουλειά — ευχαριστώ!",
 ]
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.import_wxr", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--comments", type=int, default=50_000, help="comments in the file")
-    parser.add_argument("--per-post", type=int, default=100, help="comments per post")
-    parser.add_argument("--seed", type=int, default=7)
-    return parser.parse_args(argv)
-
-
-def cdata(text):
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def write_export(path, *, comments, per_post, seed):
@@ -77,15 +60,8 @@ def write_export(path, *, comments, per_post, seed):
                 f"<wp:post_name>post-{post_id}</wp:post_name><wp:status>publish</wp:status>"
                 "<wp:post_type>post</wp:post_type><wp:post_password></wp:post_password>\n"
             )
-            first, depths = comment_id + 1, {}
-            for _ in range(count):
-                comment_id += 1
-                parent = 0
-                if comment_id > first and rng.random() > 0.3:
-                    parent = rng.randrange(first, comment_id)
-                    if depths[parent] >= 9:
-                        parent = 0
-                depths[comment_id] = depths[parent] + 1 if parent else 0
+            first = comment_id + 1
+            for comment_id, parent in thread_of(rng, first=first, count=count):
                 minute = comment_id % 60
                 out.write(
                     f"<wp:comment><wp:comment_id>{comment_id}</wp:comment_id>"
@@ -107,42 +83,22 @@ def write_export(path, *, comments, per_post, seed):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    use_production_settings()
-    os.environ.setdefault("THREADPRESS_LOG_LEVEL", "WARNING")
-    with ScratchDatabase(name=f"tp_bench_wxr_{os.getpid()}") as scratch:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
+    args = import_common.parse_args(__doc__, argv, per_post=100)
+    with import_common.scratch_site(f"tp_bench_wxr_{os.getpid()}") as scratch:
         from comments.models import Comment
-        from comments.wxr import import_wxr
 
-        call_command("migrate", verbosity=0, interactive=False)
-        path = Path(scratch.tmpdir) / "export.xml"
-        start = time.perf_counter()
-        posts = write_export(path, comments=args.comments, per_post=args.per_post, seed=args.seed)
-        generated = time.perf_counter() - start
-        size_mb = path.stat().st_size / 1e6
-        print(
-            f"Synthetic export: {args.comments:,} comments on {posts:,} posts, "
-            f"{size_mb:.1f} MB (written in {generated:.1f} s); "
-            f"database: {'postgresql' if scratch.is_postgres else 'sqlite'}"
+        path, posts, described = import_common.write_file(
+            scratch,
+            "export.xml",
+            write_export,
+            comments=args.comments,
+            per_post=args.per_post,
+            seed=args.seed,
         )
-        for label in ("first import", "re-import (no changes)"):
-            start, cpu = time.perf_counter(), time.process_time()
-            report = import_wxr(path)
-            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-            print(
-                f"{label:<24} {seconds:7.2f} s  {args.comments / seconds:10,.0f} comments/s  "
-                f"(Python CPU {cpu:.2f} s; created {report.comments['created']:,}, "
-                f"unchanged {report.comments['unchanged']:,})"
-            )
+        print(f"Synthetic export: {args.comments:,} comments on {posts:,} posts, " + described)
+        import_common.measure("wxr", path, count=args.comments, unit="comments")
         assert Comment.objects.count() == args.comments
-        print(f"Load average while measuring: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
-        call_command("comments_check")
+        import_common.finish()
 
 
 if __name__ == "__main__":

@@ -8,21 +8,10 @@ from django.core.management import CommandError, call_command
 
 from articles.models import Section, Tag
 from comments.wxr import import_wxr
-from tests.test_import_wxr import cdata, export, imported_article, item, run_import
+from tests.test_import_wxr import cdata, imported_article, item, run_import
+from tests.test_import_wxr import write_wxr as write_wxr  # the fixture
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def write_wxr(tmp_path):
-    counter = iter(range(1000))
-
-    def write(*items, **options):
-        path = tmp_path / f"export-{next(counter)}.xml"
-        path.write_text(export(*items, **options), encoding="utf-8")
-        return path
-
-    return write
 
 
 DEFINITIONS = f"""

@@ -1,48 +1,40 @@
 """Import one Disqus export: threads matched to articles, posts → comment trees.
 
 Threads are matched to articles by their link's path (the host may differ: sites move
-domains), after the ``--url-map`` rewrites paths that changed. Posts are read as they
-stream by and kept as small records (a reply may come before its parent), then each
-article's comments are linked, numbered in Python and written with
+domains), after the ``--url-map`` rewrites paths that changed. Threads and posts are
+spooled as they stream by into a temporary SQLite file (``_Spool``; a reply may come
+before its parent, and a thread's posts are spread over the file), then each article's
+comments are read back, linked, numbered in Python and written with
 ``treewrites.bulk_insert``, like ``comments.wxr.importer``. Every comment carries the
 import key ``disqus:<forum>:<post id>``: importing again updates rows in place and
 adds nothing. One transaction per file; nothing is ever deleted.
 """
 
 import csv
+import json
 import os
-from collections import Counter, defaultdict
+import sqlite3
+import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
-from django.db import transaction
 from django.urls import Resolver404, resolve
 
 from articles.models import Article
-from comments import commenters, treewrites
 from comments.disqus.parser import DisqusError, Post, Thread, read_disqus
 from comments.models import MAX_NAME_LENGTH, Comment
-from comments.signals import invalidate
 from comments.text import render_comment_body
-from comments.wxr.importer import listed_lines
+from comments.wxr import common
 from comments.wxr.mapping import valid_email, valid_ip
 from comments.wxr.markup import comment_html, has_markup, html_to_text
 
 Status = Comment.Status
 
-KEY_BATCH = 500
-FLUSH_SIZE = 5000
 ANONYMOUS = "Anonymous"
-UPDATE_FIELDS = [
-    "author_name",
-    "author_email",
-    "ip_address",
-    "body",
-    "body_html",
-    "body_is_html",
-    "status",
-    "created_at",
-]
+# Disqus gives no commenter URL and no site user: an import leaves those alone.
+UPDATE_FIELDS = [name for name in common.UPDATE_FIELDS if name not in ("author_url", "user_id")]
 
 
 @dataclass
@@ -60,25 +52,17 @@ class DisqusReport:
     unmatched: list = field(default_factory=list)  # "link (N comments)"
 
     def lines(self):
-        heading = self.path + (f" (forum {self.forum})" if self.forum else "")
-        if self.dry_run:
-            heading += " — dry run, nothing was written"
+        detail = f"forum {self.forum}" if self.forum else ""
         lines = [
-            heading,
-            "  Threads: "
-            + ", ".join(
-                f"{self.threads[k]} {k}" for k in ("matched", "unmatched", "without comments")
+            common.heading(self.path, detail, dry_run=self.dry_run),
+            common.counts_line(
+                "Threads", self.threads, ("matched", "unmatched", "without comments")
             ),
-            "  Comments: "
-            + ", ".join(f"{self.comments[k]} {k}" for k in ("created", "updated", "unchanged"))
-            + " — "
-            + ", ".join(f"{self.statuses[s]} {s}" for s in Status.values),
+            common.comments_line(self.comments, self.statuses),
+            *common.skipped_lines(self.skipped),
         ]
-        if self.skipped:
-            lines.append("  Skipped:")
-            lines += [f"    {count} {reason}" for reason, count in sorted(self.skipped.items())]
-        lines += listed_lines("Threads with no matching article", self.unmatched)
-        lines += listed_lines(
+        lines += common.listed_lines("Threads with no matching article", self.unmatched)
+        lines += common.listed_lines(
             "Comments promoted to top level (parent not in the thread)", self.promoted
         )
         return lines
@@ -129,23 +113,15 @@ def _slug_of(path):
 def import_disqus(source, *, url_map=None, dry_run=False, on_progress=None):
     """Import the Disqus export ``source`` (a path or a binary file object) in one
     transaction. Raises ``DisqusError`` (and writes nothing) when it can't be read."""
-    path = os.fspath(source) if isinstance(source, str | os.PathLike) else source
-    report = DisqusReport(path=str(getattr(source, "name", path)), dry_run=dry_run)
-    fileobj = open(path, "rb") if isinstance(path, str) else source  # noqa: SIM115
-    try:
-        threads, posts = {}, []
-        for record in read_disqus(fileobj, on_progress=on_progress):
-            if isinstance(record, Thread):
-                threads.setdefault(record.dsq_id, record)
-            else:
-                posts.append(_compact(record))
-        with transaction.atomic():
-            _Importer(report, threads, url_map or {}).run(posts)
-            if dry_run:
-                transaction.set_rollback(True)
-    finally:
-        if fileobj is not source:
-            fileobj.close()
+    with (
+        common.opened(source) as (fileobj, name),
+        tempfile.TemporaryDirectory(prefix="threadpress-disqus-") as directory,
+        _Spool(os.path.join(directory, "export.sqlite3")) as spool,
+    ):
+        report = DisqusReport(path=str(name), dry_run=dry_run)
+        spool.load(read_disqus(fileobj, on_progress=on_progress))
+        with common.one_transaction(dry_run=dry_run):
+            _Importer(report, spool, url_map or {}).run()
     return report
 
 
@@ -154,114 +130,208 @@ def _compact(post: Post):
     if post.created_at is None:
         raise DisqusError(f"post {post.dsq_id} has no <createdAt>")
     name = " ".join(html_to_text(post.name or post.username).split())
-    body = html_to_text(post.message)
     status = Status.SPAM if post.spam else Status.REMOVED if post.deleted else Status.APPROVED
-    return (
-        post.dsq_id,
-        post.thread,
-        post.parent,
-        {
-            "author_name": name[:MAX_NAME_LENGTH] or ANONYMOUS,
-            "author_email": valid_email(post.email),
-            "ip_address": valid_ip(post.ip),
-            "body": body,
-            "body_html": post.message if has_markup(post.message) else "",  # the raw HTML
-            "status": status,
-            "created_at": post.created_at,
-        },
-    )
+    return {
+        "author_name": name[:MAX_NAME_LENGTH] or ANONYMOUS,
+        "author_email": valid_email(post.email),
+        "ip_address": valid_ip(post.ip),
+        "body": html_to_text(post.message),
+        "body_html": post.message if has_markup(post.message) else "",  # the raw HTML
+        "status": status,
+        "created_at": post.created_at.isoformat(),
+    }
 
 
-@dataclass(eq=False)
-class _Entry:
-    dsq_id: str
-    parent_id: str
-    key: str
-    values: dict
-    comment: Comment | None = None
-    parent: "_Entry | None" = None
-    existing: Comment | None = None
+class _Spool:
+    """The export's threads and posts in a temporary SQLite file, so memory holds one
+    article's posts at a time, never the file's: posts of a thread are spread over the
+    whole export (Disqus writes them in date order), and a reply may come before its
+    parent."""
+
+    BATCH = 2000
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(path)
+        self.db.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE thread (
+                seq INTEGER PRIMARY KEY, dsq_id TEXT UNIQUE, forum TEXT, link TEXT,
+                title TEXT, article_id INTEGER
+            );
+            CREATE TABLE post (
+                seq INTEGER PRIMARY KEY, dsq_id TEXT, thread TEXT, parent TEXT,
+                comment TEXT, kept INTEGER NOT NULL DEFAULT 0
+            );
+            """
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.db.close()
+
+    def load(self, records):
+        """Store every record as it streams by (the first of repeated thread ids wins)."""
+        threads, posts = [], []
+        for record in records:
+            if isinstance(record, Thread):
+                threads.append((record.dsq_id, record.forum, record.link, record.title))
+            else:
+                posts.append(
+                    (record.dsq_id, record.thread, record.parent, json.dumps(_compact(record)))
+                )
+            if len(posts) >= self.BATCH or len(threads) >= self.BATCH:
+                self._insert(threads, posts)
+        self._insert(threads, posts)
+        self.db.executescript(
+            """
+            CREATE INDEX post_thread ON post (thread);
+            CREATE INDEX thread_article ON thread (article_id);
+            """
+        )
+
+    def _insert(self, threads, posts):
+        self.db.executemany(
+            "INSERT OR IGNORE INTO thread (dsq_id, forum, link, title) VALUES (?, ?, ?, ?)",
+            threads,
+        )
+        self.db.executemany(
+            "INSERT INTO post (dsq_id, thread, parent, comment) VALUES (?, ?, ?, ?)", posts
+        )
+        threads.clear()
+        posts.clear()
+
+    def forums(self):
+        rows = self.db.execute("SELECT DISTINCT forum FROM thread WHERE forum != '' ORDER BY 1")
+        return [forum for (forum,) in rows]
+
+    def threads(self):
+        """Batches of ``(dsq_id, link, title, number of posts)`` in file order (read a
+        batch at a time: ``match`` writes to the table between two)."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT seq, dsq_id, link, title,"
+                " (SELECT COUNT(*) FROM post WHERE post.thread = thread.dsq_id)"
+                " FROM thread WHERE seq > ? ORDER BY seq LIMIT ?",
+                (last, self.BATCH),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [row[1:] for row in rows]
+
+    def match(self, pairs):
+        """Record ``(article id, thread id)`` pairs."""
+        self.db.executemany("UPDATE thread SET article_id = ? WHERE dsq_id = ?", pairs)
+
+    def count(self, where):
+        query = f"SELECT COUNT(*) FROM post LEFT JOIN thread ON thread.dsq_id = post.thread {where}"
+        return self.db.execute(query).fetchone()[0]
+
+    def keep_first_of_repeated(self):
+        """Mark the posts of matched threads to import: the first of each import key
+        (forum and post id), in file order. Returns how many repeats are left out."""
+        self.db.execute(
+            "UPDATE post SET kept = 1 WHERE seq IN ("
+            " SELECT MIN(post.seq) FROM post JOIN thread ON thread.dsq_id = post.thread"
+            " WHERE thread.article_id IS NOT NULL"
+            " GROUP BY CASE thread.forum WHEN '' THEN 'disqus' ELSE thread.forum END,"
+            " post.dsq_id)"
+        )
+        return self.count("WHERE thread.article_id IS NOT NULL AND NOT post.kept")
+
+    def articles(self):
+        """The matched articles' ids, in the order their first post comes in the file."""
+        rows = self.db.execute(
+            "SELECT thread.article_id FROM post JOIN thread ON thread.dsq_id = post.thread"
+            " WHERE post.kept GROUP BY thread.article_id ORDER BY MIN(post.seq)"
+        )
+        return [article_id for (article_id,) in rows]
+
+    def posts(self, article_id):
+        """``(post id, parent id, forum, comment values)`` of one article's posts."""
+        rows = self.db.execute(
+            "SELECT post.dsq_id, post.parent, thread.forum, post.comment"
+            " FROM post JOIN thread ON thread.dsq_id = post.thread"
+            " WHERE thread.article_id = ? AND post.kept ORDER BY post.seq",
+            (article_id,),
+        )
+        for dsq_id, parent, forum, comment in rows:
+            values = json.loads(comment)
+            values["created_at"] = datetime.fromisoformat(values["created_at"])
+            yield dsq_id, parent, forum, values
 
 
 class _Importer:
-    def __init__(self, report, threads, url_map):
+    def __init__(self, report, spool, url_map):
         self.report = report
-        self.threads = threads
+        self.spool = spool
         self.url_map = url_map
-        self.tree_ids = treewrites.TreeIds()
-        self.touched = set()
-        self.unsaved = []
+        self.writer = common.CommentWriter(report, update_fields=UPDATE_FIELDS)
 
-    def run(self, posts):
-        forums = sorted({t.forum for t in self.threads.values() if t.forum})
-        self.report.forum = ", ".join(forums)
-        articles = self._match_threads(posts)
-        by_article = defaultdict(list)
-        seen = set()
-        for dsq_id, thread_id, parent_id, values in posts:
-            thread = self.threads.get(thread_id)
-            if thread is None:
-                self.report.skipped["comments on threads not in the file"] += 1
-                continue
-            article_id = articles.get(thread_id)
-            if article_id is None:
-                self.report.skipped["comments on unmatched threads"] += 1
-                continue
-            key = f"disqus:{thread.forum or 'disqus'}:{dsq_id}"
-            if key in seen:
-                self.report.skipped["comments repeated in the file"] += 1
-                continue
-            seen.add(key)
-            by_article[article_id].append(
-                _Entry(dsq_id, parent_id, key, {**values, "article_id": article_id})
-            )
-        posts.clear()
-        for article_id, entries in by_article.items():
-            self._comments(article_id, entries)
-        self._flush()
-        invalidate(self.touched)
-
-    def _match_threads(self, posts):
-        counts = Counter(thread_id for _id, thread_id, _parent, _values in posts)
-        slugs = {}
-        for thread in self.threads.values():
-            path = normalize_path(thread.link)
-            path = self.url_map.get(path, path)
-            slugs[thread.dsq_id] = _slug_of(path) if path else None
-        found = dict(
-            Article.objects.filter(slug__in={s for s in slugs.values() if s}).values_list(
-                "slug", "pk"
-            )
+    def run(self):
+        spool = self.spool
+        self.report.forum = ", ".join(spool.forums())
+        self._match_threads()
+        skipped = self.report.skipped
+        skipped["comments on threads not in the file"] += spool.count("WHERE thread.seq IS NULL")
+        skipped["comments on unmatched threads"] += spool.count(
+            "WHERE thread.seq IS NOT NULL AND thread.article_id IS NULL"
         )
-        articles = {}
-        for thread in self.threads.values():
-            article_id = found.get(slugs[thread.dsq_id])
-            if not counts[thread.dsq_id]:
-                self.report.threads["without comments"] += 1
-            elif article_id is None:
-                self.report.threads["unmatched"] += 1
-                self.report.unmatched.append(
-                    f"{thread.link or '(no link)'} — thread {thread.dsq_id}"
-                    f" “{thread.title}”, {counts[thread.dsq_id]} comments"
+        skipped["comments repeated in the file"] += spool.keep_first_of_repeated()
+        for reason in [reason for reason, count in skipped.items() if not count]:
+            del skipped[reason]
+        for article_id in spool.articles():
+            entries = [
+                common.Entry(
+                    source_id=dsq_id,
+                    parent_id=parent_id,
+                    values={
+                        **values,
+                        "article_id": article_id,
+                        "import_key": f"disqus:{forum or 'disqus'}:{dsq_id}",
+                    },
+                    label=f"post {dsq_id}",
                 )
-            else:
-                self.report.threads["matched"] += 1
-            if article_id is not None:
-                articles[thread.dsq_id] = article_id
-        return articles
+                for dsq_id, parent_id, forum, values in spool.posts(article_id)
+            ]
+            self._comments(article_id, entries)
+        self.writer.finish()
+
+    def _match_threads(self):
+        for batch in self.spool.threads():
+            slugs = {}
+            for dsq_id, link, _title, _count in batch:
+                path = normalize_path(link)
+                path = self.url_map.get(path, path)
+                slugs[dsq_id] = _slug_of(path) if path else None
+            found = dict(
+                Article.objects.filter(slug__in={s for s in slugs.values() if s}).values_list(
+                    "slug", "pk"
+                )
+            )
+            matched = []
+            for dsq_id, link, title, count in batch:
+                article_id = found.get(slugs[dsq_id])
+                if not count:
+                    self.report.threads["without comments"] += 1
+                elif article_id is None:
+                    self.report.threads["unmatched"] += 1
+                    self.report.unmatched.append(
+                        f"{link or '(no link)'} — thread {dsq_id} “{title}”, {count} comments"
+                    )
+                else:
+                    self.report.threads["matched"] += 1
+                if article_id is not None:
+                    matched.append((article_id, dsq_id))
+            self.spool.match(matched)
 
     def _comments(self, article_id, entries):
-        by_key = {entry.key: entry for entry in entries}
-        keys = list(by_key)
-        for start in range(0, len(keys), KEY_BATCH):
-            for existing in Comment.objects.filter(import_key__in=keys[start : start + KEY_BATCH]):
-                entry = by_key[existing.import_key]
-                if existing.article_id != article_id:
-                    self.report.skipped["comments already imported on another article"] += 1
-                    entry.key = ""
-                else:
-                    entry.existing = existing
-        entries = [entry for entry in entries if entry.key]
+        entries = self.writer.match_existing(article_id, entries)
         for entry in entries:
             # Rendered per article, when imported: the HTML Disqus kept, sanitized like
             # import_wxr's comments (WordPress's comment allowlist), else the plain text.
@@ -272,65 +342,4 @@ class _Importer:
                 if values["body_is_html"]
                 else render_comment_body(values["body"])
             )
-        self._link_parents(entries)
-        entries.sort(key=lambda entry: (entry.values["created_at"], entry.dsq_id))
-        for entry in entries:
-            self.report.statuses[entry.values["status"]] += 1
-        changed = self._update([entry for entry in entries if entry.existing])
-        new = [entry for entry in entries if not entry.existing]
-        for entry in new:
-            entry.comment = Comment(import_key=entry.key, **entry.values)
-        for entry in new:
-            parent = entry.parent
-            entry.comment.parent = None if parent is None else parent.existing or parent.comment
-        if new:
-            treewrites.place_new_comments([e.comment for e in new], tree_ids=self.tree_ids)
-            self.unsaved.extend(e.comment for e in new)
-            if len(self.unsaved) >= FLUSH_SIZE:
-                self._flush()
-        self.report.comments["created"] += len(new)
-        if changed or new:
-            self.touched.add(article_id)
-
-    def _link_parents(self, entries):
-        by_id = {entry.dsq_id: entry for entry in entries}
-        for entry in entries:
-            parent = by_id.get(entry.parent_id) if entry.parent_id else None
-            if entry.parent_id and (parent is None or parent is entry):
-                self.report.promoted.append(f"post {entry.dsq_id} (parent {entry.parent_id})")
-                parent = None
-            entry.parent = parent
-        done = set()
-        for entry in entries:
-            path, node = set(), entry
-            while node is not None and node.dsq_id not in done and node.dsq_id not in path:
-                path.add(node.dsq_id)
-                node = node.parent
-            if node is not None and node.dsq_id in path:
-                self.report.promoted.append(f"post {node.dsq_id} (parent {node.parent_id}: a loop)")
-                node.parent = None
-            done |= path
-
-    def _update(self, entries):
-        changed = []
-        for entry in entries:
-            existing, new = entry.existing, entry.values
-            if any(getattr(existing, name) != new[name] for name in UPDATE_FIELDS):
-                for name in UPDATE_FIELDS:
-                    setattr(existing, name, new[name])
-                changed.append(existing)
-        if changed:
-            before = {comment.commenter_id for comment in changed}
-            after = commenters.assign(changed)
-            Comment.objects.bulk_update(
-                changed, [*UPDATE_FIELDS, "commenter"], batch_size=KEY_BATCH
-            )
-            commenters.refresh_stats(before | after)
-        self.report.comments["updated"] += len(changed)
-        self.report.comments["unchanged"] += len(entries) - len(changed)
-        return len(changed)
-
-    def _flush(self):
-        if self.unsaved:
-            treewrites.bulk_insert(self.unsaved, batch_size=KEY_BATCH)
-        self.unsaved = []
+        self.writer.write(article_id, entries)

@@ -18,40 +18,20 @@ bulk when new, ``comments.commenters``), whose counts are recounted. Nothing is 
 deleted.
 """
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
 from articles.models import Article, Section, Tag
 from articles.rendering import render_markdown
-from comments import commenters, treewrites
 from comments.models import Comment
-from comments.signals import invalidate
 from comments.text import render_comment_body
-from comments.wxr import mapping
+from comments.wxr import common, mapping
 from comments.wxr.parser import Author, Term, WXRError, WXRReader
 
 Status = Comment.Status
-
-KEY_BATCH = 500
-FLUSH_SIZE = 5000  # new comments buffered across posts before they are inserted
-COMMENT_UPDATE_FIELDS = [
-    "author_name",
-    "author_email",
-    "author_url",
-    "ip_address",
-    "user_id",
-    "body",
-    "body_html",
-    "body_is_html",
-    "status",
-    "created_at",
-]
-NOTES_SHOWN = 20
 
 
 @dataclass
@@ -73,41 +53,23 @@ class ImportReport:
     skipped_lines: list = field(default_factory=list)  # items and comments left out, why
 
     def lines(self):
-        heading = f"{self.path}" + (f" (site {self.site})" if self.site else "")
-        if self.dry_run:
-            heading += " — dry run, nothing was written"
         lines = [
-            heading,
+            common.heading(
+                self.path, f"site {self.site}" if self.site else "", dry_run=self.dry_run
+            ),
             f"  Users: {self.users_created} created",
-            "  Articles: "
-            + ", ".join(f"{self.articles[k]} {k}" for k in ("created", "updated", "unchanged")),
-            "  Sections: " + ", ".join(f"{self.sections[k]} {k}" for k in ("created", "existing")),
-            "  Tags: " + ", ".join(f"{self.tags[k]} {k}" for k in ("created", "existing")),
-            "  Comments: "
-            + ", ".join(f"{self.comments[k]} {k}" for k in ("created", "updated", "unchanged"))
-            + " — "
-            + ", ".join(f"{self.statuses[s]} {s}" for s in Status.values),
+            common.counts_line("Articles", self.articles, ("created", "updated", "unchanged")),
+            common.counts_line("Sections", self.sections, ("created", "existing")),
+            common.counts_line("Tags", self.tags, ("created", "existing")),
+            common.comments_line(self.comments, self.statuses),
+            *common.skipped_lines(self.skipped),
         ]
-        if self.skipped:
-            lines.append("  Skipped:")
-            lines += [f"    {count} {reason}" for reason, count in sorted(self.skipped.items())]
-        lines += listed_lines(
+        lines += common.listed_lines(
             "Comments promoted to top level (parent not in the file)", self.promoted
         )
-        lines += listed_lines("Password-protected posts imported as drafts", self.protected)
-        lines += listed_lines("Left out (line by line)", self.skipped_lines)
+        lines += common.listed_lines("Password-protected posts imported as drafts", self.protected)
+        lines += common.listed_lines("Left out (line by line)", self.skipped_lines)
         return lines
-
-
-def listed_lines(title, notes):
-    """A summary's list: its title and count, then the first ``NOTES_SHOWN`` notes."""
-    if not notes:
-        return []
-    lines = [f"  {title}: {len(notes)}"]
-    lines += [f"    {note}" for note in notes[:NOTES_SHOWN]]
-    if len(notes) > NOTES_SHOWN:
-        lines.append(f"    … and {len(notes) - NOTES_SHOWN} more")
-    return lines
 
 
 def import_wxr(
@@ -130,51 +92,29 @@ def import_wxr(
     ``section_from`` (``--section-from``): category slugs, in order, that an article's
     section is taken from before its first category (``mapping.section_slug``).
     """
-    path = os.fspath(source) if isinstance(source, str | os.PathLike) else source
-    name = getattr(source, "name", path)
-    report = ImportReport(path=str(name), dry_run=dry_run)
-    fileobj = open(path, "rb") if isinstance(path, str) else source  # noqa: SIM115
-    try:
-        with transaction.atomic():
-            importer = _Importer(
-                report=report,
-                with_pingbacks=with_pingbacks,
-                time_zone=time_zone or timezone.get_current_timezone(),
-                site=mapping.named_site_key(site) if site else None,
-                file_name=name if isinstance(name, str) else "",
-                section_from=section_from,
-            )
-            reader = WXRReader(fileobj, on_progress=on_progress)
-            checked = False
-            for record in reader:
-                if not checked and "wxr_version" in reader.channel:
-                    # WordPress writes the version before any author or item: a bad one
-                    # stops the import before anything is written.
-                    mapping.check_wxr_version(reader.channel)
-                    checked = True
-                importer.handle(record, reader.channel)
-            # Missing (or only after the records): refused, the transaction rolls back.
-            mapping.check_wxr_version(reader.channel)
-            importer.finish()
-            if dry_run:
-                transaction.set_rollback(True)
-    finally:
-        if fileobj is not source:
-            fileobj.close()
+    with common.opened(source) as (fileobj, name), common.one_transaction(dry_run=dry_run):
+        report = ImportReport(path=str(name), dry_run=dry_run)
+        importer = _Importer(
+            report=report,
+            with_pingbacks=with_pingbacks,
+            time_zone=time_zone or timezone.get_current_timezone(),
+            site=mapping.named_site_key(site) if site else None,
+            file_name=name if isinstance(name, str) else "",
+            section_from=section_from,
+        )
+        reader = WXRReader(fileobj, on_progress=on_progress)
+        checked = False
+        for record in reader:
+            if not checked and "wxr_version" in reader.channel:
+                # WordPress writes the version before any author or item: a bad one
+                # stops the import before anything is written.
+                mapping.check_wxr_version(reader.channel)
+                checked = True
+            importer.handle(record, reader.channel)
+        # Missing (or only after the records): refused, the transaction rolls back.
+        mapping.check_wxr_version(reader.channel)
+        importer.finish()
     return report
-
-
-@dataclass(eq=False)
-class _Entry:
-    """One comment of the file, before and after it meets the database."""
-
-    wp_id: int
-    parent_wp: int
-    key: str
-    values: dict  # the Comment's field values
-    comment: Comment | None = None  # built only for comments new to the database
-    parent: "_Entry | None" = None
-    existing: Comment | None = None
 
 
 class _Importer:
@@ -194,13 +134,10 @@ class _Importer:
         self.section_from = list(section_from or ())
         self.term_definitions = {}  # (kind, slug) → mapping.TermRecord from the channel
         self.terms = {}  # (kind, slug) → the Section or Tag
-        # New thread ids: the new-tree lock is taken at the first one and held until the
-        # file's transaction ends, so no one else allocates ids meanwhile.
-        self.tree_ids = treewrites.TreeIds()
-        self.touched = set()
+        self.writer = common.CommentWriter(report, update_fields=common.UPDATE_FIELDS)
+        self.touched = self.writer.touched
         self.seen_posts = set()
         self.seen_comments = set()
-        self.unsaved = []  # new comments, numbered, waiting for one bulk insert
 
     # --- records -------------------------------------------------------------------
     def handle(self, record, channel):
@@ -214,10 +151,7 @@ class _Importer:
             self._item(record, channel)
 
     def finish(self):
-        self._flush()
-        # bulk_create / bulk_update send no model signals: the touched articles' cached
-        # pages are invalidated here, once, in the file's transaction.
-        invalidate(self.touched)
+        self.writer.finish()
 
     def _author(self, record):
         author = mapping.author_record(record)
@@ -380,24 +314,14 @@ class _Importer:
         ]
         if not entries:
             return
-        self._match_existing(entries, article)
-        entries = [entry for entry in entries if entry is not None and entry.key]
+        entries = self.writer.match_existing(article.pk, entries)
         for entry in entries:
             if entry.values["created_at"] is None:
                 # Undated: the article's date the first time, then the date it got then.
                 entry.values["created_at"] = (
                     entry.existing.created_at if entry.existing else article.published_at
                 )
-        self._link_parents(entries, post_id)
-        entries.sort(key=lambda entry: (entry.values["created_at"], entry.wp_id))
-        for entry in entries:
-            self.report.statuses[entry.values["status"]] += 1
-            if entry.existing is None:
-                entry.comment = Comment(**entry.values)
-        changed = self._update_existing([entry for entry in entries if entry.existing])
-        created = self._create_new([entry for entry in entries if not entry.existing])
-        if changed or created:
-            self.touched.add(article.pk)
+        self.writer.write(article.pk, entries)
 
     def _entry(self, record, article, post_id, position):
         reason = mapping.skipped_comment(record, with_pingbacks=self.with_pingbacks)
@@ -438,83 +362,9 @@ class _Importer:
             "created_at": fields.created_at,
             "import_key": key,
         }
-        return _Entry(wp_id=fields.wp_id, parent_wp=fields.parent_wp, key=key, values=values)
-
-    def _match_existing(self, entries, article):
-        by_key = {entry.key: entry for entry in entries}
-        keys = list(by_key)
-        for start in range(0, len(keys), KEY_BATCH):
-            batch = keys[start : start + KEY_BATCH]
-            for existing in Comment.objects.filter(import_key__in=batch).order_by():
-                entry = by_key[existing.import_key]
-                if existing.article_id != article.pk:
-                    self.report.skipped["comments already imported on another article"] += 1
-                    entry.key = ""  # dropped by the caller
-                    continue
-                entry.existing = existing
-
-    def _link_parents(self, entries, post_id):
-        by_wp = {entry.wp_id: entry for entry in entries}
-        for entry in entries:
-            parent = by_wp.get(entry.parent_wp) if entry.parent_wp else None
-            if entry.parent_wp and (parent is None or parent is entry):
-                self.report.promoted.append(
-                    f"comment {entry.wp_id} on post {post_id} (parent {entry.parent_wp})"
-                )
-                parent = None
-            entry.parent = parent
-        # A reply chain that loops back on itself: cut it where the loop closes.
-        done = set()
-        for entry in entries:
-            path, node = set(), entry
-            while node is not None and node.wp_id not in done and node.wp_id not in path:
-                path.add(node.wp_id)
-                node = node.parent
-            if node is not None and node.wp_id in path:
-                self.report.promoted.append(
-                    f"comment {node.wp_id} on post {post_id} (parent {node.parent_wp}: a loop)"
-                )
-                node.parent = None
-            done |= path
-
-    def _update_existing(self, entries):
-        changed = []
-        for entry in entries:
-            existing, new = entry.existing, entry.values
-            if any(getattr(existing, f) != new[f] for f in COMMENT_UPDATE_FIELDS):
-                for name in COMMENT_UPDATE_FIELDS:
-                    setattr(existing, name, new[name])
-                changed.append(existing)
-        if changed:
-            # A changed address or status changes whose record it counts on.
-            before = {comment.commenter_id for comment in changed}
-            after = commenters.assign(changed)
-            Comment.objects.bulk_update(
-                changed, [*COMMENT_UPDATE_FIELDS, "commenter"], batch_size=KEY_BATCH
-            )
-            commenters.refresh_stats(before | after)
-        self.report.comments["updated"] += len(changed)
-        self.report.comments["unchanged"] += len(entries) - len(changed)
-        return len(changed)
-
-    def _create_new(self, entries):
-        """Number the new comments (in date order, each the last reply of its parent:
-        an earlier comment of the file or one already imported), buffer them for
-        ``_flush``."""
-        if not entries:
-            return 0
-        for entry in entries:
-            entry.comment.parent = (
-                None if entry.parent is None else entry.parent.existing or entry.parent.comment
-            )
-        new = [entry.comment for entry in entries]
-        treewrites.place_new_comments(new, tree_ids=self.tree_ids)
-        self.unsaved.extend(new)
-        if len(self.unsaved) >= FLUSH_SIZE:
-            self._flush()
-        self.report.comments["created"] += len(entries)
-        return len(entries)
-
-    def _flush(self):
-        treewrites.bulk_insert(self.unsaved, batch_size=KEY_BATCH)
-        self.unsaved = []
+        return common.Entry(
+            source_id=fields.wp_id,
+            parent_id=fields.parent_wp,
+            values=values,
+            label=f"comment {fields.wp_id} on post {post_id}",
+        )

@@ -1,13 +1,10 @@
 """``manage.py import_disqus FILE [--url-map CSV] [--dry-run]``: bring a Disqus export in
 (see docs/import.md, "Disqus")."""
 
-import os
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from comments.disqus import DisqusError, import_disqus, read_url_map
+from comments.wxr.common import progress_bar
 
 
 class Command(BaseCommand):
@@ -47,15 +44,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: can't read it ({error.strerror or error}).") from None
         with (
             fileobj,
-            tqdm(
-                total=os.fstat(fileobj.fileno()).st_size,
-                unit="B",
-                unit_scale=True,
-                desc=os.path.basename(file),
-                disable=not sys.stderr.isatty(),
-                file=sys.stderr,
-                leave=False,
-            ) as bar,
+            progress_bar(fileobj, file) as bar,
         ):
             try:
                 report = import_disqus(

@@ -1,13 +1,11 @@
 """``manage.py import_wxr FILE [FILE…]``: bring WordPress exports in (see docs/import.md)."""
 
-import os
-import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from comments.wxr import WXRError, import_wxr
+from comments.wxr.common import progress_bar
 from comments.wxr.mapping import section_preferences
 
 
@@ -83,15 +81,7 @@ class Command(BaseCommand):
                 continue
             with (
                 fileobj,
-                tqdm(
-                    total=os.fstat(fileobj.fileno()).st_size,
-                    unit="B",
-                    unit_scale=True,
-                    desc=os.path.basename(path),
-                    disable=not sys.stderr.isatty(),
-                    file=sys.stderr,
-                    leave=False,
-                ) as bar,
+                progress_bar(fileobj, path) as bar,
             ):
                 try:
                     report = import_wxr(
