@@ -354,3 +354,15 @@ def test_each_kind_of_change_purges_its_keys(purge_server):
 
     reactions.toggle(Comment.objects.get(pk=comment.pk), user=UserFactory())
     assert purged(purge_server) == {edge.article_key(article.pk)}
+
+
+def test_a_page_the_edge_will_not_keep_is_served_complete(db):
+    """Behind an ESI cache, a page without surrogate keys (the sign-in form) still gets
+    its real token and the CSRF cookie, as without the cache."""
+    response = Client().get(reverse("account_login"), **ESI)
+    assert response.status_code == 200
+    assert esi_sources(response) == [] and b"tp-hole-" not in response.content
+    secret = response.cookies[settings.CSRF_COOKIE_NAME].value
+    tokens = hidden_values(parse(response), "csrfmiddlewaretoken")
+    assert tokens and all(_unmask_cipher_token(token) == secret for token in tokens)
+    assert "Surrogate-Control" not in response

@@ -128,7 +128,7 @@ sub vcl_recv {
     # --- cookies: strip those that don't personalise, pass on anything else -------------
     # The csort cookie (a remembered comment sort) only turns a bare article URL into a
     # redirect: kept, and hashed, for URLs without a query string; dropped on the others.
-    if (req.url !~ "\?") {
+    if (req.url !~ "\?" && cookie.get("csort") != "") {
         set req.http.X-Sort = cookie.get("csort");
     }
     cookie.delete("csrftoken");
