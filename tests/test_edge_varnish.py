@@ -204,6 +204,14 @@ def test_a_session_cookie_goes_to_the_app_every_time(edge_site, article):
         ]
 
 
+def test_static_files_are_cached_for_everyone(edge_site):
+    """A static file is kept whoever asks, signed in or not."""
+    reader = Reader(edge_site.url, cookies="sessionid=abc")
+    first, second = (reader.get("/static/comments/reactions.js") for _ in "12")
+    assert (first.status, second.status) == (200, 200)
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+
+
 def test_an_approved_comment_shows_through_varnish(edge_site, article):
     """Approving purges the article's pages: the next anonymous view has the comment."""
     comment = CommentFactory(article=article, status=Comment.Status.PENDING, body="Held back")

@@ -114,6 +114,13 @@ sub vcl_recv {
         return (pass);
     }
 
+    # --- static files: the same for everyone, whatever their cookies -------------------
+    if (req.url ~ "^/static/") {
+        unset req.http.Cookie;
+        unset req.http.Accept-Language;
+        return (hash);
+    }
+
     # --- language: one cache object per site language ----------------------------------
     # The language cookie wins (Django's LocaleMiddleware); else Accept-Language, region
     # subtags dropped ("de-AT" → "de"), matched against the site's languages. The app
