@@ -262,6 +262,13 @@ xacts() {  # port → transactions committed in the app's database on that clust
 
 # Warm what wrk reads (the thread cache, Varnish).
 for url in "$EDGE$ARTICLE" "$EDGE/" "$BALANCER$ARTICLE" "$BALANCER/"; do curl -fs -o /dev/null "$url"; done
+# wrk has no cookies: each request is a new reader, whose page must carry its own CSRF token.
+TOKENS=$(for _ in 1 2; do curl -fs "$EDGE$ARTICLE" | grep -o 'name="csrfmiddlewaretoken" value="[^"]*"' | head -n 1; done | sort -u | wc -l)
+if (( TOKENS == 2 )); then
+  echo "two cookie-less page views through Varnish: different CSRF tokens"
+else
+  echo "two cookie-less page views through Varnish: THE SAME CSRF token (a shared fragment)"
+fi
 
 # --- 1. edge ratio and hit ratio ------------------------------------------------------------
 echo
@@ -295,7 +302,8 @@ echo "freshness: $APPROVALS approvals through the admin (via Varnish, a real ses
 wrk -t1 -c8 -d300s --timeout 10s "$EDGE$ARTICLE" >"$TMP/wrk-fresh.out" 2>&1 &
 BACKGROUND+=($!)
 FRESH_STATUS=0
-"$PY" -m benchmarks.edgetools freshness "$EDGE" "$ARTICLE" "$TMP/prepared.json" >"$TMP/fresh.out" || FRESH_STATUS=$?
+"$PY" -m benchmarks.edgetools freshness "$EDGE" "$ARTICLE" "$TMP/prepared.json" --app "$BALANCER" \
+  >"$TMP/fresh.out" || FRESH_STATUS=$?
 kill "${BACKGROUND[-1]}" 2>/dev/null || true
 cat "$TMP/fresh.out"
 FRESH_LINE=$(tail -n 1 "$TMP/fresh.out")

@@ -146,7 +146,7 @@ def _csrf_cookie(jar):
     return next(cookie.value for cookie in jar if cookie.name == "csrftoken")
 
 
-def freshness(base, article_path, prepared):
+def freshness(base, article_path, prepared, *, app=None):
     jar, opener = admin_session(base, prepared["username"], prepared["password"])
     anonymous = _opener()  # no cookies: the shared, cached page
     changelist = f"{base}/admin/comments/comment/"
@@ -169,12 +169,22 @@ def freshness(base, article_path, prepared):
             continue
         marker = f'id="comment-{pk}"'
         while time.perf_counter() < approved_at + TIMEOUT:
-            status, _headers, page = _fetch(anonymous, base + article_path)
+            status, headers, page = _fetch(anonymous, base + article_path)
             if status == 200 and marker in page:
                 waits.append((time.perf_counter() - approved_at) * 1000)
                 break
         else:
             waits.append(math.inf)
+            # Which layer holds the old page: the edge's copy, or the app itself?
+            seen = "-"
+            if app:
+                _status, _headers, direct = _fetch(anonymous, app + article_path)
+                seen = "shows it" if marker in direct else "does not show it either"
+            print(
+                f"comment {pk}: not shown through the edge after {TIMEOUT} s "
+                f"(X-Cache {headers.get('X-Cache')}, Age {headers.get('Age')} s); "
+                f"the app without the edge {seen}"
+            )
         time.sleep(rng.uniform(0.05, 0.3))  # approvals at any point of the load
     fresh = [wait for wait in waits if math.isfinite(wait)]
     print(
@@ -251,6 +261,7 @@ def main(argv=None):
     fresh_parser.add_argument("base")
     fresh_parser.add_argument("article_path")
     fresh_parser.add_argument("prepared", help="the JSON file prepare printed")
+    fresh_parser.add_argument("--app", help="the app without the edge (diagnoses a miss)")
     writer_parser = commands.add_parser("writer")
     writer_parser.add_argument("base")
     writer_parser.add_argument("article_path")
@@ -261,7 +272,7 @@ def main(argv=None):
         return 0
     if args.command == "freshness":
         with open(args.prepared) as prepared:
-            return freshness(args.base, args.article_path, json.load(prepared))
+            return freshness(args.base, args.article_path, json.load(prepared), app=args.app)
     return writer(args.base, args.article_path, times=args.times)
 
 
