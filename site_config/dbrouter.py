@@ -331,7 +331,7 @@ class ReplicaHealth:
         if what != "ok":
             logger.warning(message, *args)
         elif last is not None:
-            logger.warning("Replica %s is back (%.1f s behind); reading from it", alias, state.lag)
+            logger.info("Replica %s is back (%.1f s behind); reading from it", alias, state.lag)
 
     def clear(self):
         with self.lock:
