@@ -204,6 +204,24 @@ def test_a_session_cookie_goes_to_the_app_every_time(edge_site, article):
         ]
 
 
+def test_each_language_is_kept_apart_whatever_the_reader_sends(edge_site, article):
+    """One object per site language: "de-AT" and the language cookie share the German
+    page, an unknown language gets the default one."""
+    url = article.get_absolute_url()
+
+    def lang(headers):
+        reader = Reader(edge_site.url)
+        reader.headers = headers
+        response = reader.get(url)
+        return parse(response.body).get("lang"), response.headers["X-Cache"]
+
+    assert lang({"Accept-Language": "de-DE,de;q=0.9"}) == ("de", "MISS")
+    assert lang({"Accept-Language": "de-AT"}) == ("de", "HIT")
+    assert lang({"Cookie": "django_language=de", "Accept-Language": "en"}) == ("de", "HIT")
+    assert lang({"Accept-Language": "fr-FR, en;q=0.5"}) == ("en", "MISS")
+    assert lang({}) == ("en", "HIT")
+
+
 def test_static_files_are_cached_for_everyone(edge_site):
     """A static file is kept whoever asks, signed in or not."""
     reader = Reader(edge_site.url, cookies="sessionid=abc")
