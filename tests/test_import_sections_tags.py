@@ -160,3 +160,15 @@ def test_a_bare_category_of_old_exports_is_a_category(write_wxr):
 
     assert imported_article(1).section.slug == "reviews"
     assert report.sections["created"] == 1
+
+
+def test_a_taken_name_with_a_long_slug_still_fits(write_wxr):
+    """The bracketed name is cut to fit the name's 100 characters, and numbered when even
+    that is taken: the import never fails on a name."""
+    slug = "s" * 100
+    Tag.objects.create(name="Python", slug="python")
+    Tag.objects.create(name=f"P ({slug})"[:100], slug="other")
+    run_import(write_wxr(item(1, last=tag(slug, "Python"))))
+
+    name = imported_article(1).tags.get().name
+    assert len(name) <= 100 and name.endswith("(2)")

@@ -281,13 +281,7 @@ class _Importer:
         counts = self.report.sections if model is Section else self.report.tags
         term = model.objects.filter(slug=record.slug).first()
         if term is None:
-            name = record.name
-            if model.objects.filter(name=name).exists():
-                # Names are unique too: another slug already holds this one.
-                name = (
-                    f"{name[: mapping.TERM_NAME_MAX_LENGTH - len(record.slug) - 3]} ({record.slug})"
-                )
-            term = model(slug=record.slug, name=name)
+            term = model(slug=record.slug, name=self._free_name(model, record))
             if model is Section:
                 term.description = record.description
             term.save()
@@ -296,6 +290,17 @@ class _Importer:
             counts["existing"] += 1
         self.terms[key] = term
         return term
+
+    @staticmethod
+    def _free_name(model, record):
+        """The term's name, or (names are unique too, and another slug already holds it)
+        the name with its slug in brackets, else numbered."""
+        limit = mapping.TERM_NAME_MAX_LENGTH
+        bracketed = f"{record.name[: max(1, limit - len(record.slug) - 3)]} ({record.slug})"
+        candidates = [record.name, bracketed[:limit]]
+        candidates += [f"{bracketed[: limit - 6]} ({n})" for n in range(2, 100)]
+        taken = set(model.objects.filter(name__in=candidates).values_list("name", flat=True))
+        return next(name for name in candidates if name not in taken)
 
     def _unique_slug(self, base):
         slug, number = base, 1
