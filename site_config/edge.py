@@ -47,6 +47,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from site_config import pagecache
+
 logger = logging.getLogger("threadpress")
 
 KEYS_ATTR = "_surrogate_keys"
@@ -108,8 +110,6 @@ def edge_ttl(request, now=None):
 def is_anonymous_reader(request):
     """True when ``request`` is one every cookie-less anonymous reader could make (only
     cookies that personalise nothing, no session, GET or HEAD)."""
-    from site_config import pagecache
-
     return request.method in ("GET", "HEAD") and pagecache.is_anonymous_request(request)
 
 
@@ -135,8 +135,6 @@ class EdgeCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from site_config import pagecache
-
         esi = wants_esi(request) and is_anonymous_reader(request)
         if esi:
             pagecache.start_holes(request)  # every hole rendered as a marker
@@ -246,8 +244,6 @@ def fragment(request):
     page) gets a token of a new secret, and an image of ``edge-csrf-cookie`` whose URL
     carries the secret signed: the headers of an ESI include never reach the browser,
     the image's response sets the cookie."""
-    from site_config import pagecache
-
     try:
         name, prefix, suffix = signing.loads(request.GET.get("h", ""), salt=FRAGMENT_SALT)
         value_of = pagecache.hole_value_function(name)
