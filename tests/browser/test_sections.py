@@ -1,17 +1,11 @@
 """Section and tag pages, and the article page and home list showing them, are valid
 HTML (Nu Html Checker) with no WCAG 2.1 A/AA violations (axe-core in Chromium), at
-desktop and phone widths. The browser fixtures are tests/browser's."""
+desktop and phone widths."""
 
 import pytest
 
 from articles.models import Section, Tag
-from tests.browser.conftest import (  # noqa: F401 (fixtures)
-    axe_violations,
-    browser,
-    browser_settings,
-    new_page,
-    vnu_errors,
-)
+from tests.browser.conftest import axe_violations, vnu_errors
 from tests.factories import ArticleFactory
 
 pytestmark = pytest.mark.browser
@@ -53,7 +47,7 @@ def test_section_tag_article_and_home_pages_are_valid_html(client, filed):
 @pytest.mark.parametrize("width", [1280, 375])
 @pytest.mark.parametrize("kind", ["home", "section", "tag", "article"])
 def test_section_tag_article_and_home_pages_have_no_accessibility_violations(
-    new_page,  # noqa: F811 (the imported fixture)
+    new_page,
     live_server,
     filed,
     kind,
