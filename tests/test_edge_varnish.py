@@ -293,6 +293,25 @@ def test_a_dead_purge_url_is_logged_and_the_write_succeeds(edge_site, article, c
     assert "Still here" in page_text(Reader(edge_site.url).get(article.get_absolute_url()))
 
 
+def cookie_images(response):
+    doc = parse(response.body)
+    return {
+        img.get("src")
+        for img in doc.iter(f"{{{NS['h']}}}img")
+        if img.get("src").startswith("/_edge/csrf-cookie/")
+    }
+
+
+def test_new_readers_never_share_a_csrf_secret(edge_site, article):
+    """Each cookie-less page view gets its own secret (one for all its forms), even
+    from the same cached page: the edge keeps a new reader's fragment for that page
+    view only."""
+    url = article.get_absolute_url()
+    views = [cookie_images(Reader(edge_site.url).get(url)) for _ in range(3)]
+    assert all(len(images) == 1 for images in views)
+    assert len(set.union(*views)) == 3
+
+
 def test_a_new_reader_posts_the_comment_form_through_varnish(edge_site, article):
     """A cookie-less reader loads a cached page, fetches its image (the CSRF cookie) as
     a browser does, and posts the form through Varnish."""

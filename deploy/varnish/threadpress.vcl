@@ -94,7 +94,8 @@ sub vcl_recv {
         # Kept only as long as the app says (Surrogate-Control), and only for the same
         # reader: hashed on their CSRF cookie, or on the page view's nonce without one.
         cookie.parse(req.http.Cookie);
-        if (cookie.get("csrftoken") != "") {
+        # (A missing cookie is NULL, which "!=" does not tell from a value: regexes.)
+        if (cookie.get("csrftoken") ~ "^[A-Za-z0-9]{32,64}$") {
             set req.http.X-Fragment-Owner = "cookie:" + cookie.get("csrftoken");
         } else if (req.http.X-Edge-Nonce) {
             set req.http.X-Fragment-Owner = "nonce:" + req.http.X-Edge-Nonce;
@@ -135,13 +136,13 @@ sub vcl_recv {
     # --- cookies: strip those that don't personalise, pass on anything else -------------
     # The csort cookie (a remembered comment sort) only turns a bare article URL into a
     # redirect: kept, and hashed, for URLs without a query string; dropped on the others.
-    if (req.url !~ "\?" && cookie.get("csort") != "") {
+    if (req.url !~ "\?" && cookie.get("csort") ~ ".") {
         set req.http.X-Sort = cookie.get("csort");
     }
     cookie.delete("csrftoken");
     cookie.delete("django_language");
     cookie.delete("csort");
-    if (cookie.get_string() != "") {
+    if (cookie.get_string() ~ ".") {
         # sessionid, the remembered commenter name, messages, anything unknown: personal.
         return (pass);
     }
