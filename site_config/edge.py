@@ -41,7 +41,7 @@ from django.middleware.csrf import (
 )
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -267,6 +267,9 @@ def fragment(request):
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     if seconds:
         response["Surrogate-Control"] = f"max-age={seconds}"
+        # Besides the VCL's hash: a cache in front matches only the same reader (their
+        # cookie) or the same page view (its nonce).
+        patch_vary_headers(response, ("Cookie", NONCE_HEADER))
     # The CSRF middleware would set a cookie nobody receives (an include's headers stay
     # at the edge): not this response's business.
     request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)
