@@ -6,7 +6,8 @@ touches a new version (one ``UPDATE``: ``bump_cache_version``, in the change's o
 transaction) and purges the edge cache's keys of what changed after commit
 (``site_config.edge.purge_keys``):
 
-- a section or tag saved (renamed, described, re-slugged…): its articles;
+- a section or tag renamed or re-slugged: its articles (their pages and lists name and
+  link it); a section's new description: its own page; a new position: nothing shows it;
 - a tag deleted (its links go with it): the articles it was on;
 - an article's tags changed from either side (the admin, ``article.tags.add()``,
   ``tag.articles.set()``…), which sends ``m2m_changed`` and no ``post_save``.
@@ -15,12 +16,36 @@ An article moving to another section is an article save: the comments app's
 invalidation and the edge cache's list purge see it already.
 """
 
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 
 from articles.models import Article, Section, Tag
 from site_config import edge
 
 CLEARED_ATTR = "_tags_before_clear"
+LOADED_ATTR = "_shown_at_load"
+SHOWN_ON_ARTICLES = ("name", "slug")  # what an article's page and the lists show of either
+
+
+def _shown(instance):
+    fields = SHOWN_ON_ARTICLES + (("description",) if isinstance(instance, Section) else ())
+    return {name: getattr(instance, name) for name in fields}
+
+
+def _remember_shown(sender, instance, **kwargs):
+    """What readers see of a section or tag as loaded, to tell what a save changed."""
+    if instance.pk is not None and not instance.get_deferred_fields():
+        setattr(instance, LOADED_ATTR, _shown(instance))
+
+
+def _changed(instance):
+    """The shown fields this save changed (every one when the loaded values are unknown);
+    the next save of the same instance compares with this one."""
+    loaded = getattr(instance, LOADED_ATTR, None)
+    shown = _shown(instance)
+    setattr(instance, LOADED_ATTR, shown)
+    if loaded is None:
+        return set(shown)
+    return {name for name, value in shown.items() if loaded.get(name) != value}
 
 
 def touch_articles(articles, *keys):
@@ -33,10 +58,17 @@ def touch_articles(articles, *keys):
 
 
 def _section_saved(sender, instance, created, using, raw=False, **kwargs):
-    if not created and not raw:
+    if raw:
+        return
+    changed = _changed(instance)
+    if created:
+        return
+    if changed & set(SHOWN_ON_ARTICLES):
         touch_articles(
             Article.objects.using(using).filter(section=instance), edge.section_key(instance.pk)
         )
+    elif changed:  # the description: on the section's own page only
+        edge.purge_keys([edge.section_key(instance.pk)])
 
 
 def _section_deleted(sender, instance, **kwargs):
@@ -45,7 +77,10 @@ def _section_deleted(sender, instance, **kwargs):
 
 
 def _tag_saved(sender, instance, created, using, raw=False, **kwargs):
-    if not created and not raw:
+    if raw:
+        return
+    changed = _changed(instance)
+    if not created and changed:
         touch_articles(
             Article.objects.using(using).filter(tags=instance), edge.tag_key(instance.pk)
         )
@@ -81,6 +116,8 @@ def _tags_changed(sender, instance, action, reverse, pk_set, using, **kwargs):
 
 def connect():
     """Connect the receivers (``ArticlesConfig.ready``)."""
+    post_init.connect(_remember_shown, sender=Section, dispatch_uid="section-loaded")
+    post_init.connect(_remember_shown, sender=Tag, dispatch_uid="tag-loaded")
     post_save.connect(_section_saved, sender=Section, dispatch_uid="section-saved")
     post_delete.connect(_section_deleted, sender=Section, dispatch_uid="section-deleted")
     post_save.connect(_tag_saved, sender=Tag, dispatch_uid="tag-saved")

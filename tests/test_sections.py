@@ -594,3 +594,25 @@ def test_section_and_tag_changes_purge_their_pages_and_articles(
     transport_pk = transport.pk
     transport.delete()
     assert {edge.tag_key(transport_pk), edge.article_key(first.pk)} <= purged(purge_server)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sections_position_or_description_leaves_its_articles_pages_alone(
+    purge_server,  # noqa: F811 (the imported fixture)
+):
+    """Nothing shows a section's position, and only its own page and feeds show its
+    description: reordering sections in the admin's list re-renders no article."""
+    news = Section.objects.create(name="News", slug="news")
+    article = article_in(news)
+    purged(purge_server)
+    purge_server.received.clear()
+    version = Article.objects.get(pk=article.pk).comments_version
+
+    news = Section.objects.get(pk=news.pk)  # as the admin loads it
+    news.position = 5
+    news.save()
+    assert purged(purge_server) == set()
+    news.description = "What happened."
+    news.save()
+    assert purged(purge_server) == {edge.section_key(news.pk)}
+    assert Article.objects.get(pk=article.pk).comments_version == version
