@@ -253,7 +253,7 @@ def fragment(request):
     # The edge keeps a fragment for its reader only (hashed on their CSRF cookie, or on
     # the page view's nonce): a page's other includes of it, and their next pages, cost
     # the app nothing. A timestamp is kept a second (it dates the form).
-    seconds = FRAGMENT_SECONDS
+    seconds, owner = FRAGMENT_SECONDS, "Cookie"
     if name == "csrf" and not _has_csrf_cookie(request):
         secret = _new_csrf_secret(request)
         request.META["CSRF_COOKIE"] = secret
@@ -261,6 +261,7 @@ def fragment(request):
         url = f"{reverse('edge-csrf-cookie')}?s={signed}"
         extra = f'<img alt="" src="{url}" width="1" height="1" class="edge-cookie">'
         seconds = NONCE_FRAGMENT_SECONDS if request.headers.get(NONCE_HEADER) else 0
+        owner = NONCE_HEADER
     elif name != "csrf":
         seconds = 1
     html = f"{prefix}{value_of(request)}{suffix}{extra}"
@@ -268,8 +269,8 @@ def fragment(request):
     if seconds:
         response["Surrogate-Control"] = f"max-age={seconds}"
         # Besides the VCL's hash: a cache in front matches only the same reader (their
-        # cookie) or the same page view (its nonce).
-        patch_vary_headers(response, ("Cookie", NONCE_HEADER))
+        # cookie) or, for a new reader, the same page view (its nonce).
+        patch_vary_headers(response, (owner,))
     # The CSRF middleware would set a cookie nobody receives (an include's headers stay
     # at the edge): not this response's business.
     request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)
