@@ -97,7 +97,7 @@ sub vcl_recv {
         # (A missing cookie is NULL, which "!=" does not tell from a value: regexes.)
         if (cookie.get("csrftoken") ~ "^[A-Za-z0-9]{32,64}$") {
             set req.http.X-Fragment-Owner = "cookie:" + cookie.get("csrftoken");
-        } else if (req.http.X-Edge-Nonce) {
+        } else if (req.http.X-Edge-Nonce ~ ".") {
             set req.http.X-Fragment-Owner = "nonce:" + req.http.X-Edge-Nonce;
         } else {
             return (pass);
