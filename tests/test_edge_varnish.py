@@ -69,6 +69,11 @@ class Varnish:
         ).stdout
         return int(output.split()[1])
 
+    def admin(self, *command):
+        subprocess.run(
+            [VARNISHADM, "-n", str(self.workdir), *command], check=True, capture_output=True
+        )
+
     def ban_everything(self):
         subprocess.run(
             [VARNISHADM, "-n", str(self.workdir), "ban", "req.url", "~", "."],
@@ -229,6 +234,25 @@ def test_each_language_is_kept_apart_whatever_the_reader_sends(edge_site, articl
     assert lang({"Cookie": "django_language=de", "Accept-Language": "en"}) == ("de", "HIT")
     assert lang({"Accept-Language": "fr-FR, en;q=0.5"}) == ("en", "MISS")
     assert lang({}) == ("en", "HIT")
+
+
+def test_a_sick_app_leaves_readers_the_last_good_page(edge_site, article, settings):
+    """Grace: a page past its edge TTL is still served while the app is down; what was
+    never cached is an error."""
+    settings.EDGE_CACHE_SECONDS = 1
+    url = article.get_absolute_url()
+    assert Reader(edge_site.url).get(url).status == 200
+    # Past its TTL (Varnish never serves an object whose TTL was 0, so one second it is).
+    time.sleep(1.5)
+    edge_site.admin("backend.set_health", "boot.app", "sick")
+    try:
+        stale = Reader(edge_site.url).get(url)
+        never_cached = Reader(edge_site.url).get("/feed/")
+    finally:
+        edge_site.admin("backend.set_health", "boot.app", "auto")
+    assert stale.status == 200 and article.title in page_text(stale)
+    assert stale.headers["X-Cache"] == "HIT"
+    assert never_cached.status == 503
 
 
 def test_static_files_are_cached_for_everyone(edge_site):
