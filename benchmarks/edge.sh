@@ -11,7 +11,8 @@
 #
 #   edge ratio: N× the trivial view        article page (1,000 comments) through Varnish
 #                                          against /healthz through one gunicorn, wrk, same run
-#   hit ratio: N %                         Varnish hits / (hits + misses) during that run
+#   hit ratio: N %                         article pages answered from Varnish's cache during
+#                                          that run (varnishncsa; the ESI fragments apart)
 #   freshness p50/p99: A/B ms              admin approval POST returned → comment shown
 #                                          through Varnish, --approvals times, under wrk load
 #   database restart: N failed anonymous GETs    wrk through Varnish while the primary restarts
@@ -28,7 +29,8 @@
 #          gunicorns N+4 and N+5), --pg-port N (5451: primary N, replica N+1),
 #          --redis-port N (6393), --vcl FILE (deploy/varnish/threadpress.vcl; its
 #          @BACKEND_HOST@ and @BACKEND_PORT@ become HAProxy's address), --logs DIR (keep
-#          every component's log and wrk's output there).
+#          every component's log and wrk's output there), --no-replica (the replica
+#          runs, but the app servers read only the primary: to compare).
 # Needs root to create the PostgreSQL clusters (as Debian's postgresql-common does) and, when
 # missing, installs varnish, varnish-modules, haproxy, wrk and redis-server with apt.
 set -euo pipefail
@@ -39,7 +41,7 @@ PY=$ROOT/.venv/bin/python
 GUNICORN=$ROOT/.venv/bin/gunicorn
 
 DURATION=10 COMMENTS=1000 APPROVALS=50 WRITES=50 WORKERS=2 PORT=8790 PG_PORT=5451
-REDIS_PORT=6393 VCL=deploy/varnish/threadpress.vcl LOGS=""
+REDIS_PORT=6393 VCL=deploy/varnish/threadpress.vcl LOGS="" NO_REPLICA=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duration) DURATION=$2; shift ;;
@@ -52,7 +54,8 @@ while [[ $# -gt 0 ]]; do
     --redis-port) REDIS_PORT=$2; shift ;;
     --vcl) VCL=$2; shift ;;
     --logs) LOGS=$2; shift ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    --no-replica) NO_REPLICA=1 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -117,6 +120,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   for pid in "${BACKGROUND[@]}"; do kill "$pid" 2>/dev/null; done
+  [[ -s $TMP/varnishncsa.pid ]] && kill "$(cat "$TMP/varnishncsa.pid")" 2>/dev/null
   [[ -n $VARNISH_PID ]] && stop_pid "$VARNISH_PID"
   [[ -n $HAPROXY_PID ]] && stop_pid "$HAPROXY_PID"
   for pid in "${APP_PIDS[@]}"; do stop_pid "$pid"; done
@@ -197,8 +201,10 @@ echo "seeding: migrate, an article with $COMMENTS comments, $APPROVALS held repl
 ARTICLE=$("$PY" -m benchmarks.loadtools seed --comments "$COMMENTS")
 "$PY" -m benchmarks.edgetools prepare "$ARTICLE" --pending "$APPROVALS" >"$TMP/prepared.json"
 
+APP_REPLICA_URLS=$REPLICA_URL
+(( NO_REPLICA == 0 )) || APP_REPLICA_URLS=""
 start_app() {  # index port
-  DATABASE_REPLICA_URLS=$REPLICA_URL EDGE_PURGE_URLS=$PURGE_URL \
+  DATABASE_REPLICA_URLS=$APP_REPLICA_URLS EDGE_PURGE_URLS=$PURGE_URL \
     GUNICORN_WORKERS=$WORKERS GUNICORN_BIND=127.0.0.1:$2 \
     GUNICORN_ACCESS_LOG=/dev/null GUNICORN_ERROR_LOG=$TMP/app$1.log GUNICORN_LOG_LEVEL=warning \
     "$GUNICORN" -c site_config/gunicorn.conf.py site_config.wsgi &
@@ -240,6 +246,7 @@ echo "versions: $(varnishd -V 2>&1 | head -n 1) · $(haproxy -v | head -n 1 | cu
   "· $(redis-server --version | cut -d' ' -f1-3) · gunicorn $("$GUNICORN" --version | grep -o '[0-9][0-9.]*')" \
   "· Django $("$PY" -c 'import django; print(django.get_version())') · $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs (other work shares it)"
+(( NO_REPLICA == 0 )) || echo "--no-replica: the app servers read only the primary"
 echo "shape: Varnish :$VARNISH_PORT → HAProxy :$HAPROXY_PORT → gunicorn :${APP_PORTS[0]} + :${APP_PORTS[1]} ($WORKERS workers each)" \
   "→ PostgreSQL :$PG_PORT (primary) + :$REPLICA_PORT (replica), Redis :$REDIS_PORT"
 echo "article: $ARTICLE ($COMMENTS comments) · wrk -t2 -c16 -d${DURATION}s unless said"
@@ -267,7 +274,7 @@ TOKENS=$(for _ in 1 2; do curl -fs "$EDGE$ARTICLE" | grep -o 'name="csrfmiddlewa
 if (( TOKENS == 2 )); then
   echo "two cookie-less page views through Varnish: different CSRF tokens"
 else
-  echo "two cookie-less page views through Varnish: THE SAME CSRF token (a shared fragment)"
+  echo "two cookie-less page views through Varnish: THE SAME CSRF token (readers share it)"
 fi
 
 # --- 1. edge ratio and hit ratio ------------------------------------------------------------
@@ -275,7 +282,14 @@ echo
 read -r TRIVIAL_RPS TRIVIAL_BAD < <(run_wrk "$APP1/healthz" "$DURATION")
 HITS=$(varnish_counter MAIN.cache_hit) MISSES=$(varnish_counter MAIN.cache_miss)
 CLIENT_REQS=$(varnish_counter MAIN.client_req) BACKEND_REQS=$(varnish_counter MAIN.backend_req)
+# The article pages themselves (not their ESI fragments): hit or miss, one line each.
+varnishncsa -n "$TMP/varnish" -q 'ReqURL ~ "^/articles/"' -F '%{Varnish:hitmiss}x' \
+  -w "$TMP/pages.ncsa" -D -P "$TMP/varnishncsa.pid"
+sleep 0.5
 read -r EDGE_RPS EDGE_BAD < <(run_wrk "$EDGE$ARTICLE" "$DURATION")
+sleep 0.5
+kill "$(cat "$TMP/varnishncsa.pid")" 2>/dev/null || true
+PAGE_HITS=$(grep -c '^hit' "$TMP/pages.ncsa" || true) PAGE_MISSES=$(grep -vc '^hit' "$TMP/pages.ncsa" || true)
 HITS=$(( $(varnish_counter MAIN.cache_hit) - HITS )) MISSES=$(( $(varnish_counter MAIN.cache_miss) - MISSES ))
 CLIENT_REQS=$(( $(varnish_counter MAIN.client_req) - CLIENT_REQS ))
 BACKEND_REQS=$(( $(varnish_counter MAIN.backend_req) - BACKEND_REQS ))
@@ -292,9 +306,9 @@ echo "|---|---|---|"
 echo "| /healthz through gunicorn 1 ($WORKERS workers) | $TRIVIAL_RPS | $TRIVIAL_BAD |"
 echo "| article page (${PAGE_KB} KB) through Varnish | $EDGE_RPS | $EDGE_BAD |"
 [[ -z $STATIC_RPS ]] || echo "| $STATIC through Varnish (no ESI: nothing reaches the app) | $STATIC_RPS | |"
-echo "Varnish during the article run: $HITS hits, $MISSES misses; $BACKEND_REQS requests to the app (ESI fragments: the CSRF token and the form's timestamp) for $CLIENT_REQS page views"
+echo "Varnish during the article run: article pages $PAGE_HITS hits, $PAGE_MISSES misses (varnishncsa); with the ESI fragments $HITS hits, $MISSES misses; $BACKEND_REQS requests to the app for $CLIENT_REQS page views"
 EDGE_LINE=$("$PY" -c "import sys; print(f'edge ratio: {float(sys.argv[1]) / float(sys.argv[2]):.1f}× the trivial view')" "$EDGE_RPS" "$TRIVIAL_RPS")
-HIT_LINE=$("$PY" -c "import sys; h, m = int(sys.argv[1]), int(sys.argv[2]); print(f'hit ratio: {100 * h / max(h + m, 1):.2f} %')" "$HITS" "$MISSES")
+HIT_LINE=$("$PY" -c "import sys; h, m = int(sys.argv[1]), int(sys.argv[2]); print(f'hit ratio: {100 * h / max(h + m, 1):.2f} %')" "$PAGE_HITS" "$PAGE_MISSES")
 
 # --- 2. freshness under load ----------------------------------------------------------------
 echo
