@@ -78,9 +78,11 @@ sub vcl_recv {
     # --- grace ---------------------------------------------------------------------------
     # Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a
     # stale object is served for at most 10 s (while a background fetch refreshes it);
-    # when the probe says sick, or the app answered 5xx (vcl_deliver restarts with
+    # when the probe says sick, or the app failed (vcl_synth restarts with
     # X-Stale-Ok), for the whole 6 h.
-    if (std.healthy(req.backend_hint) && !req.http.X-Stale-Ok) {
+    if (req.http.X-Stale-Ok) {
+        set req.grace = 6h;  # a restart keeps the first pass's req.grace: undo it
+    } else if (std.healthy(req.backend_hint)) {
         set req.grace = 10s;
     }
 
@@ -176,13 +178,15 @@ sub vcl_backend_fetch {
     # Tell the app an ESI processor is in front (it then sends includes for the holes).
     set bereq.http.Surrogate-Capability = "varnish=ESI/1.0";
     unset bereq.http.X-Sort;
-    unset bereq.http.X-Stale-Ok;
     unset bereq.http.X-Fragment-Owner;
 }
 
 sub vcl_backend_response {
-    # A background refresh that fails keeps the stale object.
-    if (beresp.status >= 500 && bereq.is_bgfetch) {
+    # A failed fetch never replaces the stale copy: a background refresh keeps it, and a
+    # reader's request is abandoned, then restarted (vcl_synth) with the long grace to
+    # find it; only when there is none does the app's error page go out.
+    if (beresp.status >= 500
+        && (bereq.is_bgfetch || (!bereq.uncacheable && !bereq.http.X-Stale-Ok))) {
         return (abandon);
     }
     set beresp.grace = 6h;
@@ -194,8 +198,7 @@ sub vcl_backend_response {
         return (deliver);
     }
     if (beresp.status >= 500) {
-        # Failed: not kept, and no hit-for-miss either (it would hide the stale copy
-        # vcl_deliver's restart looks for).
+        # Failed (no stale copy either): not kept, and no hit-for-miss.
         set beresp.ttl = 0s;
         set beresp.grace = 0s;
         set beresp.uncacheable = true;
@@ -229,12 +232,6 @@ sub vcl_backend_response {
 }
 
 sub vcl_deliver {
-    # A 5xx while a stale copy may exist: try once more with the long grace.
-    if (resp.status >= 500 && req.restarts == 0 && req.esi_level == 0
-        && (req.method == "GET" || req.method == "HEAD")) {
-        set req.http.X-Stale-Ok = "1";
-        return (restart);
-    }
     if (req.esi_level == 0) {
         if (obj.hits > 0) {
             set resp.http.X-Cache = "HIT";
@@ -248,15 +245,25 @@ sub vcl_deliver {
 }
 
 sub vcl_backend_error {
-    # The app unreachable: the client's vcl_deliver restarts once for a stale copy. A
-    # fragment that can't be had leaves its place empty, not an error page inside a page.
+    # The app unreachable. A fragment that can't be had leaves its place empty, not an
+    # error page inside a page; a page is abandoned, and restarted for a stale copy.
     if (bereq.url ~ "^/_edge/") {
         set beresp.body = "";
         return (deliver);
     }
+    if (!bereq.uncacheable && !bereq.http.X-Stale-Ok) {
+        return (abandon);
+    }
 }
 
 sub vcl_synth {
+    # A fetch abandoned above (the app down or failing): once more, with the long grace,
+    # for the last good copy. (X-Stale-Ok also reaches the app; it ignores it.)
+    if (resp.status == 503 && req.restarts == 0 && req.esi_level == 0
+        && (req.method == "GET" || req.method == "HEAD") && !req.http.X-Stale-Ok) {
+        set req.http.X-Stale-Ok = "1";
+        return (restart);
+    }
     if (req.method == "PURGE") {
         set resp.http.Content-Type = "text/plain; charset=utf-8";
         set resp.body = resp.reason + {"
