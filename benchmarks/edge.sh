@@ -209,6 +209,7 @@ start_app() {  # index port
     GUNICORN_ACCESS_LOG=/dev/null GUNICORN_ERROR_LOG=$TMP/app$1.log GUNICORN_LOG_LEVEL=warning \
     "$GUNICORN" -c site_config/gunicorn.conf.py site_config.wsgi &
   APP_PIDS+=($!)
+  disown  # its kill -9 below is the point, not news for bash to report
 }
 start_app 1 "${APP_PORTS[0]}"
 start_app 2 "${APP_PORTS[1]}"
