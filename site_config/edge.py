@@ -21,7 +21,9 @@
 """
 
 import hashlib
+import heapq
 import http.client
+import itertools
 import logging
 import os
 import secrets
@@ -312,22 +314,30 @@ def csrf_cookie(request):
 PURGE_HEADER = "xkey-purge"
 PURGE_RETRIES = 3  # attempts per URL and batch, 0.2 s, 0.4 s apart
 MAX_KEYS_PER_REQUEST = 200  # keeps the header well under Varnish's 8 KB
+REPLICA_CHECK_MARGIN = 1.5  # seconds: how stale a replica's lag measurement may be, and more
 
 
 class Purger:
     """One background thread per process sending the keys handed to it, in batches,
-    to every edge cache. Keys that arrive while a batch is on its way make the next one."""
+    to every edge cache. Keys that arrive while a batch is on its way make the next one;
+    keys handed over with a ``delay`` join a batch once it has passed."""
 
     def __init__(self):
         self.lock = threading.Condition()
         self.pending = set()
+        self.delayed = []  # a heap of (due, sequence number, keys)
+        self.sequence = itertools.count()
         self.busy = False
         self.thread = None
         self.pid = None
 
-    def add(self, keys):
+    def add(self, keys, *, delay=0.0):
         with self.lock:
-            self.pending.update(keys)
+            if delay > 0:
+                due = time.monotonic() + delay
+                heapq.heappush(self.delayed, (due, next(self.sequence), frozenset(keys)))
+            else:
+                self.pending.update(keys)
             if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
                 self.pid = os.getpid()  # a forked worker starts its own thread
                 self.busy = False
@@ -336,27 +346,36 @@ class Purger:
             self.lock.notify_all()
 
     def wait(self, timeout=10.0):
-        """Block until every key handed over so far was sent (or given up on); False
-        when ``timeout`` passed first. For tests and ``manage.py`` commands."""
+        """Block until every key handed over so far was sent (or given up on), delayed
+        ones too; False when ``timeout`` passed first. For tests and commands."""
         deadline = time.monotonic() + timeout
         with self.lock:
-            while self.pending or self.busy:
+            while self.pending or self.delayed or self.busy:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self.lock.wait(left)
         return True
 
-    def _run(self):
+    def _next_batch(self):
+        """The keys to send now, waiting for some (called with the lock held)."""
         while True:
-            with self.lock:
-                while not self.pending:
-                    self.busy = False
-                    self.lock.notify_all()
-                    self.lock.wait()
+            now = time.monotonic()
+            while self.delayed and self.delayed[0][0] <= now:
+                self.pending.update(heapq.heappop(self.delayed)[2])
+            if self.pending:
                 batch = sorted(self.pending)
                 self.pending.clear()
                 self.busy = True
+                return batch
+            self.busy = False
+            self.lock.notify_all()
+            self.lock.wait(self.delayed[0][0] - now if self.delayed else None)
+
+    def _run(self):
+        while True:
+            with self.lock:
+                batch = self._next_batch()
             try:
                 for start in range(0, len(batch), MAX_KEYS_PER_REQUEST):
                     chunk = batch[start : start + MAX_KEYS_PER_REQUEST]
@@ -413,7 +432,25 @@ def purge_keys(keys, *, using=None):
     keys = frozenset(key for key in keys if key)
     if not keys or not settings.EDGE_PURGE_URLS:
         return
-    transaction.on_commit(lambda: purger.add(keys), using=using, robust=True)
+
+    def hand_over():
+        purger.add(keys)
+        delay = repurge_delay()
+        if delay:
+            purger.add(keys, delay=delay)
+
+    transaction.on_commit(hand_over, using=using, robust=True)
+
+
+def repurge_delay():
+    """With read replicas, the page the edge fetches right after a purge may come from
+    a replica that has not replayed the change yet, and would be kept: the keys are
+    purged once more when every replica the app still reads from has it (replicas are
+    used up to ``DATABASE_REPLICA_MAX_LAG_SECONDS`` behind, measured about once a
+    second). 0 without replicas."""
+    if not getattr(settings, "DATABASE_REPLICAS", None):
+        return 0
+    return settings.DATABASE_REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_MARGIN
 
 
 def wait_for_purges(timeout=10.0):

@@ -327,6 +327,17 @@ def test_nothing_is_purged_on_rollback(purge_server):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_with_replicas_the_keys_are_purged_again_after_the_lag_bound(purge_server, settings):
+    """The page the edge fetches right after a purge may come from a replica that has
+    not replayed the change: the same keys are purged once more after the lag bound."""
+    settings.DATABASE_REPLICAS = ["replica_0"]
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 0.1
+    edge.purge_keys(["article-3"])
+    assert edge.wait_for_purges(10)
+    assert purge_server.received == [["article-3"], ["article-3"]]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_each_kind_of_change_purges_its_keys(purge_server):
     """An approval purges its article (and the comment feeds); an article saved purges it
     and every list; an author renamed purges their articles; a reaction its article."""
