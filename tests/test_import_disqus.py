@@ -3,6 +3,7 @@
 Every test writes its own small export.
 """
 
+import tempfile
 from io import StringIO
 
 import pytest
@@ -322,3 +323,18 @@ def test_queries_do_not_grow_with_comment_count(write_disqus, django_assert_max_
     with django_assert_max_num_queries(40):
         import_disqus(path)
     assert Comment.objects.count() == 200
+
+
+def test_a_temporary_directory_that_cannot_be_written_is_one_message(
+    write_disqus, tmp_path, monkeypatch
+):
+    """The posts are spooled to a temporary file (bounded memory): a temporary directory
+    that can't be written refuses the import with a message naming it and TMPDIR, never a
+    traceback, and nothing is written."""
+    ArticleFactory(slug="story")
+    path = write_disqus(thread(10, "https://x.example/articles/story/"), post(1, 10))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+
+    with pytest.raises(CommandError, match="can't write the temporary copy of the export in "):
+        run_import(path)
+    assert not Comment.objects.exists()

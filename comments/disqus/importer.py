@@ -10,6 +10,7 @@ import key ``disqus:<forum>:<post id>``: importing again updates rows in place a
 adds nothing. One transaction per file; nothing is ever deleted.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -113,16 +114,35 @@ def _slug_of(path):
 def import_disqus(source, *, url_map=None, dry_run=False, on_progress=None):
     """Import the Disqus export ``source`` (a path or a binary file object) in one
     transaction. Raises ``DisqusError`` (and writes nothing) when it can't be read."""
-    with (
-        common.opened(source) as (fileobj, name),
-        tempfile.TemporaryDirectory(prefix="threadpress-disqus-") as directory,
-        _Spool(os.path.join(directory, "export.sqlite3")) as spool,
-    ):
+    with common.opened(source) as (fileobj, name), _spooled() as spool:
         report = DisqusReport(path=str(name), dry_run=dry_run)
-        spool.load(read_disqus(fileobj, on_progress=on_progress))
+        try:
+            spool.load(read_disqus(fileobj, on_progress=on_progress))
+        except (OSError, sqlite3.Error) as error:
+            raise _spool_error(error) from None
         with common.one_transaction(dry_run=dry_run):
             _Importer(report, spool, url_map or {}).run()
     return report
+
+
+@contextlib.contextmanager
+def _spooled():
+    """A ``_Spool`` in a temporary directory (``TMPDIR``), removed afterwards."""
+    try:
+        directory = tempfile.TemporaryDirectory(prefix="threadpress-disqus-")
+        spool = _Spool(os.path.join(directory.name, "export.sqlite3"))
+    except (OSError, sqlite3.Error) as error:
+        raise _spool_error(error) from None
+    with directory, spool:
+        yield spool
+
+
+def _spool_error(error):
+    where = tempfile.gettempdir()
+    return DisqusError(
+        f"can't write the temporary copy of the export in {where} ({error}); set TMPDIR to a "
+        "writable directory with room for it"
+    )
 
 
 def _compact(post: Post):
