@@ -83,6 +83,7 @@ def seed_demo_discussions(sender, **kwargs):
 def register():
     demo_seeded.connect(seed_demo_discussions, dispatch_uid="comments-demo-discussions")
     register_query({PAGE_PARAM, SORT_PARAM}, read_comment_page, cookies={SORT_COOKIE})
-    register_hole(TIMESTAMP_HOLE, lambda request: sign_timestamp())
+    # The time the form was rendered: the same for every reader at one moment.
+    register_hole(TIMESTAMP_HOLE, lambda request: sign_timestamp(), per_reader=False)
     reactions.register()
     annotate_lists("comment_count", comment_count)

@@ -171,6 +171,7 @@ class EdgeCacheMiddleware:
 FRAGMENT_SALT = "threadpress.edge.fragment"
 COOKIE_SALT = "threadpress.edge.csrf-cookie"
 NONCE_HEADER = "X-Edge-Nonce"  # set by the VCL, the same for every include of a page view
+SHARED_PARAM = "shared"  # in a fragment URL: the same for everyone (the VCL's rule too)
 COOKIE_URL_MAX_AGE = 300  # seconds between the page and the browser fetching its image
 FRAGMENT_SECONDS = 60  # a reader's token, kept by the edge for them (their cookie's)
 NONCE_FRAGMENT_SECONDS = 10  # a new reader's, for the other includes of the same page view
@@ -213,7 +214,9 @@ def fragment_src(name, prefix, suffix):
     """The URL (bytes) of the fragment rendering ``prefix`` + hole ``name`` + ``suffix``;
     signed, so that nobody can make the site echo markup of their own."""
     value = signing.dumps([name, prefix, suffix], salt=FRAGMENT_SALT, compress=True)
-    return f"{reverse('edge-fragment')}?h={value}".encode()
+    # A value the same for every reader says so in the URL: the VCL then shares it.
+    shared = "" if pagecache.is_per_reader(name) else f"{SHARED_PARAM}=1&"
+    return f"{reverse('edge-fragment')}?{shared}h={value}".encode()
 
 
 def _has_csrf_cookie(request):
@@ -251,6 +254,10 @@ def fragment(request):
         value_of = pagecache.hole_value_function(name)
     except (signing.BadSignature, ValueError, TypeError, KeyError):
         return HttpResponseBadRequest(_("Unknown fragment."), content_type="text/plain")
+    shared = not pagecache.is_per_reader(name)
+    if (request.GET.get(SHARED_PARAM) == "1") != shared:
+        # The VCL shares what the URL says is shared: never a reader's own value.
+        return HttpResponseBadRequest(_("Unknown fragment."), content_type="text/plain")
     extra = ""
     # The edge keeps a fragment for its reader only (hashed on their CSRF cookie, or on
     # the page view's nonce): a page's other includes of it, and their next pages, cost
@@ -264,6 +271,8 @@ def fragment(request):
         extra = f'<img alt="" src="{url}" width="1" height="1" class="edge-cookie">'
         seconds = NONCE_FRAGMENT_SECONDS if request.headers.get(NONCE_HEADER) else 0
         owner = NONCE_HEADER
+    elif shared:
+        seconds, owner = 1, None  # the VCL drops the cookies of these requests
     elif name != "csrf":
         seconds = 1
     html = f"{prefix}{value_of(request)}{suffix}{extra}"
@@ -272,7 +281,8 @@ def fragment(request):
         response["Surrogate-Control"] = f"max-age={seconds}"
         # Besides the VCL's hash: a cache in front matches only the same reader (their
         # cookie) or, for a new reader, the same page view (its nonce).
-        patch_vary_headers(response, (owner,))
+        if owner is not None:
+            patch_vary_headers(response, (owner,))
     # The CSRF middleware would set a cookie nobody receives (an include's headers stay
     # at the edge): not this response's business.
     request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)

@@ -197,12 +197,23 @@ class FragmentMiddleware:
 
 # --- holes: the per-reader values of a shared page ------------------------------------------
 _holes = {"csrf": get_token}
+_same_for_everyone = set()  # holes whose value depends on the moment, not the reader
 
 
-def register_hole(name, value):
+def register_hole(name, value, *, per_reader=True):
     """Declare a per-reader value of shared pages: ``value(request)`` gives the text that
-    replaces the marker a template renders where ``hole(request, name)`` says so."""
+    replaces the marker a template renders where ``hole(request, name)`` says so.
+    ``per_reader=False``: a fresh value, but the same for every reader at one moment (a
+    signed timestamp), which an edge cache may share between them for a second."""
     _holes[name] = value
+    if per_reader:
+        _same_for_everyone.discard(name)
+    else:
+        _same_for_everyone.add(name)
+
+
+def is_per_reader(name):
+    return name not in _same_for_everyone
 
 
 def hole(request, name):

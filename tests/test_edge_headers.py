@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -180,6 +181,10 @@ def test_the_cached_skeleton_serves_both_modes_without_leaking(article):
         pagecache.process_cache.clear()
 
 
+def hole_of(src):
+    return signing.loads(parse_qs(urlsplit(src).query)["h"][0], salt=edge.FRAGMENT_SALT)[0]
+
+
 def fragments_of(article, client=None):
     response = (client or Client()).get(article.get_absolute_url(), **ESI)
     return esi_sources(response)
@@ -208,11 +213,7 @@ def test_without_a_cookie_the_fragment_adds_an_image_that_sets_it(article):
     view (the edge's nonce), and an image whose response sets that secret as the CSRF
     cookie."""
     nonce = {"HTTP_X_EDGE_NONCE": "page-view-1"}
-    sources = [
-        src
-        for src in fragments_of(article)
-        if signing.loads(src.split("?h=")[1], salt=edge.FRAGMENT_SALT)[0] == "csrf"
-    ]
+    sources = [src for src in fragments_of(article) if hole_of(src) == "csrf"]
     reader = Client()
     secrets, images = set(), set()
     for src in sources:
@@ -232,6 +233,21 @@ def test_without_a_cookie_the_fragment_adds_an_image_that_sets_it(article):
     assert cookie.value == secrets.pop()
     assert cookie["httponly"] and cookie["samesite"] == settings.CSRF_COOKIE_SAMESITE
     assert "private" in response["Cache-Control"]
+
+
+def test_the_timestamp_fragment_is_shared_and_only_it(article):
+    """The form's timestamp (the same for every reader at one moment) says so in its URL
+    and is kept a second; the flag on a reader's own value, or off the timestamp, is
+    refused (the VCL shares what the URL says)."""
+    sources = fragments_of(article)
+    (timestamp,) = [src for src in sources if hole_of(src) != "csrf"]
+    token = next(src for src in sources if hole_of(src) == "csrf")
+    assert "shared=1&" in timestamp and "shared=" not in token
+    response = Client().get(timestamp)
+    assert response.status_code == 200 and response["Surrogate-Control"] == "max-age=1"
+    assert hidden_values(parse(response), "timestamp")
+    assert Client().get(timestamp.replace("shared=1&", "")).status_code == 400
+    assert Client().get(token.replace("?h=", "?shared=1&h=")).status_code == 400
 
 
 def test_tampered_fragment_and_cookie_urls_are_refused(article):

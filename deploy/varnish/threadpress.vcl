@@ -87,6 +87,13 @@ sub vcl_recv {
     }
 
     # --- ESI fragments (/_edge/): one reader's each ---------------------------------------
+    if (req.url ~ "^/_edge/fragment/\?shared=1&" && req.method == "GET") {
+        # A value the same for every reader (the form's timestamp): shared, for the
+        # second the app keeps it. (The app refuses the flag on a reader's own value.)
+        unset req.http.Cookie;
+        unset req.http.Accept-Language;
+        return (hash);
+    }
     if (req.url ~ "^/_edge/fragment/" && req.method == "GET") {
         if (req.esi_level > 0) {
             # Every include of one page view carries the same nonce: a reader without a
