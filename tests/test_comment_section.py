@@ -247,11 +247,12 @@ def build_discussion(article, n):
 def test_article_page_query_count_is_constant(client, size, django_assert_num_queries):
     article = ArticleFactory()
     build_discussion(article, size)
-    # The page cache's version lookup, the article, the counts (comments and threads),
-    # every node of the page's threads (their ids a subquery of the same query), the
-    # editors' picks, and the reaction counts (comments.reactions: read once per
-    # COMMENTS_REACTION_COUNTS_SECONDS and article, not once per page view).
-    with django_assert_num_queries(6):
+    # The page cache's version lookup, the article (with its author and section), its
+    # tags, the counts (comments and threads), every node of the page's threads (their
+    # ids a subquery of the same query), the editors' picks, and the reaction counts
+    # (comments.reactions: read once per COMMENTS_REACTION_COUNTS_SECONDS and article,
+    # not once per page view).
+    with django_assert_num_queries(7):
         response = client.get(article.get_absolute_url())
     assert response.status_code == 200
     assert comments_section(parse(response)).get("data-comment-count") == str(size)
