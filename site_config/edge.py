@@ -12,21 +12,22 @@
 - ESI: behind a cache that says ``Surrogate-Capability: …ESI/1.0``, the per-reader
   values of a shared page (``site_config.pagecache``'s holes: the CSRF token, the
   comment form's signed timestamp) are not filled by the app: the element holding each
-  becomes an ``<esi:include>`` of the ``edge-fragment`` view, never cached. Without the
-  header, pages are complete as before.
+  becomes an ``<esi:include>`` of the ``edge-fragment`` view, kept by the edge for its
+  reader only (hashed on their CSRF cookie); a reader without that cookie gets no token,
+  the same fragment for all of them, which the edge shares (``site_config.csrf`` checks
+  their comment post by the browser's headers). Without the header, pages are complete
+  as before.
 - Purging: ``purge_keys(keys)`` hands the keys, once the transaction commits, to one
   background thread per process that batches them and sends ``PURGE /`` with an
   ``xkey-purge`` header to every URL of ``EDGE_PURGE_URLS`` (retried, logged; a purge
   that fails never fails the write).
 """
 
-import hashlib
 import heapq
 import http.client
 import itertools
 import logging
 import os
-import secrets
 import threading
 import time
 from urllib.parse import urlsplit
@@ -35,16 +36,10 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.middleware.csrf import (
-    CSRF_ALLOWED_CHARS,
-    CSRF_SECRET_LENGTH,
-    CsrfViewMiddleware,
-    get_token,
-)
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.utils.crypto import salted_hmac
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -169,12 +164,9 @@ class EdgeCacheMiddleware:
 
 # --- ESI -----------------------------------------------------------------------------------
 FRAGMENT_SALT = "threadpress.edge.fragment"
-COOKIE_SALT = "threadpress.edge.csrf-cookie"
-NONCE_HEADER = "X-Edge-Nonce"  # set by the VCL, the same for every include of a page view
 SHARED_PARAM = "shared"  # in a fragment URL: the same for everyone (the VCL's rule too)
-COOKIE_URL_MAX_AGE = 300  # seconds between the page and the browser fetching its image
 FRAGMENT_SECONDS = 60  # a reader's token, kept by the edge for them (their cookie's)
-NONCE_FRAGMENT_SECONDS = 10  # a new reader's, for the other includes of the same page view
+FRAGMENTS_KEY = "fragments"  # the xkey of every fragment the edge keeps (purge by hand)
 
 
 def wants_esi(request):
@@ -224,31 +216,17 @@ def _has_csrf_cookie(request):
     return "CSRF_COOKIE" in request.META and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
 
 
-def _new_csrf_secret(request):
-    """A CSRF secret for a reader without the cookie. Every include of one page view
-    carries the nonce the VCL drew for it, so they all render tokens of one secret
-    (derived with the site's key: the nonce alone tells nothing); without a nonce, a
-    random one."""
-    nonce = request.headers.get(NONCE_HEADER, "")
-    if not nonce:
-        return "".join(secrets.choice(CSRF_ALLOWED_CHARS) for _ in range(CSRF_SECRET_LENGTH))
-    digest = salted_hmac(COOKIE_SALT, nonce, algorithm="sha256").digest()
-    digest += hashlib.sha256(digest).digest()  # 64 bytes: two per character
-    return "".join(
-        CSRF_ALLOWED_CHARS[int.from_bytes(digest[i : i + 2]) % len(CSRF_ALLOWED_CHARS)]
-        for i in range(0, 2 * CSRF_SECRET_LENGTH, 2)
-    )
-
-
 @never_cache
 @require_GET
 def fragment(request):
     """One per-reader element of a page the edge shares (an ESI include).
 
-    The CSRF token is that of the reader's cookie. A reader without one (their first
-    page) gets a token of a new secret, and an image of ``edge-csrf-cookie`` whose URL
-    carries the secret signed: the headers of an ESI include never reach the browser,
-    the image's response sets the cookie."""
+    The CSRF token is that of the reader's cookie, and the edge keeps it for them (the
+    VCL hashes it on their cookie). A reader without one (their first page) gets no
+    token, the same fragment as every such reader, which the edge shares: a cookie-less
+    page view costs the app nothing. Their comment post is checked by the browser's
+    own headers instead (``site_config.csrf.CsrfViewMiddleware``); any page the app
+    renders them (one that is not shared, a refused post) sets their cookie."""
     try:
         name, prefix, suffix = signing.loads(request.GET.get("h", ""), salt=FRAGMENT_SALT)
         value_of = pagecache.hole_value_function(name)
@@ -258,66 +236,41 @@ def fragment(request):
     if (request.GET.get(SHARED_PARAM) == "1") != shared:
         # The VCL shares what the URL says is shared: never a reader's own value.
         return HttpResponseBadRequest(_("Unknown fragment."), content_type="text/plain")
-    extra = ""
-    # The edge keeps a fragment for its reader only (hashed on their CSRF cookie, or on
-    # the page view's nonce): a page's other includes of it, and their next pages, cost
-    # the app nothing. A timestamp is kept a second (it dates the form).
+    # The edge keeps a fragment for its reader only (hashed on their CSRF cookie): a
+    # page's other includes of it, and their next pages, cost the app nothing. A
+    # timestamp is kept a second (it dates the form).
     seconds, owner = FRAGMENT_SECONDS, "Cookie"
-    if name == "csrf" and not _has_csrf_cookie(request):
-        secret = _new_csrf_secret(request)
-        request.META["CSRF_COOKIE"] = secret
-        signed = signing.TimestampSigner(salt=COOKIE_SALT).sign(secret)
-        url = f"{reverse('edge-csrf-cookie')}?s={signed}"
-        extra = f'<img alt="" src="{url}" width="1" height="1" class="edge-cookie">'
-        seconds = NONCE_FRAGMENT_SECONDS if request.headers.get(NONCE_HEADER) else 0
-        owner = NONCE_HEADER
-    elif shared:
+    if shared:
         seconds, owner = 1, None  # the VCL drops the cookies of these requests
+    elif not _has_csrf_cookie(request):
+        # The VCL hashes every cookie-less request of a fragment alike (and sends no
+        # cookie): only a value the same for all of them may be kept.
+        if name == "csrf":
+            value_of = no_csrf_token
+            seconds = settings.EDGE_CACHE_SECONDS
+        else:
+            seconds = 0
     elif name != "csrf":
         seconds = 1
-    html = f"{prefix}{value_of(request)}{suffix}{extra}"
+    html = f"{prefix}{value_of(request)}{suffix}"
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     if seconds:
         response["Surrogate-Control"] = f"max-age={seconds}"
         # Besides the VCL's hash: a cache in front matches only the same reader (their
-        # cookie) or, for a new reader, the same page view (its nonce).
+        # cookie, or none).
         if owner is not None:
             patch_vary_headers(response, (owner,))
+        response[XKEY_HEADER] = FRAGMENTS_KEY
     # The CSRF middleware would set a cookie nobody receives (an include's headers stay
     # at the edge): not this response's business.
     request.META.pop("CSRF_COOKIE_NEEDS_UPDATE", None)
     return response
 
 
-# A transparent 1×1 GIF.
-PIXEL = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
-    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
-)
-
-
-@never_cache
-@require_GET
-def csrf_cookie(request):
-    """Set the CSRF cookie a fragment rendered a token for (see ``fragment``), with
-    Django's CSRF cookie settings. A reader who has a cookie by now keeps it; a bad or
-    expired signature gets a 400 and no cookie."""
-    try:
-        secret = signing.TimestampSigner(salt=COOKIE_SALT).unsign(
-            request.GET.get("s", ""), max_age=COOKIE_URL_MAX_AGE
-        )
-    except signing.BadSignature:
-        return HttpResponseBadRequest(
-            _("This link is invalid or has expired."), content_type="text/plain"
-        )
-    if len(secret) != CSRF_SECRET_LENGTH or set(secret) - set(CSRF_ALLOWED_CHARS):
-        return HttpResponseBadRequest(_("This link is invalid."), content_type="text/plain")
-    if not _has_csrf_cookie(request):
-        request.META["CSRF_COOKIE"] = secret
-        get_token(request)  # the CSRF middleware sets the cookie on the way out
-    response = HttpResponse(PIXEL, content_type="image/gif")
-    patch_cache_control(response, private=True)
-    return response
+def no_csrf_token(request):
+    """The CSRF hole of a reader without a CSRF cookie: empty (the hidden input stays,
+    with no value)."""
+    return ""
 
 
 # --- purging -------------------------------------------------------------------------------

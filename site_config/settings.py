@@ -77,7 +77,8 @@ MIDDLEWARE = [
     # The reader's language: the set_language cookie, else Accept-Language (adds Vary).
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Django's, plus a cookie-less comment post checked by the browser's own headers.
+    "site_config.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

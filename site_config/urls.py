@@ -14,9 +14,8 @@ sitemaps = {"articles": ArticleSitemap, "sections": SectionSitemap, "tags": TagS
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
-    # The edge cache's per-reader fragments (ESI includes) and the CSRF cookie image.
+    # The edge cache's per-reader fragments (ESI includes).
     path("_edge/fragment/", edge.fragment, name="edge-fragment"),
-    path("_edge/csrf-cookie/", edge.csrf_cookie, name="edge-csrf-cookie"),
     path("comments/", include("comments.urls")),
     # Reader accounts (django-allauth: sign up, sign in and out, email, password);
     # the reader's profile and settings are the comments app's (comments:profile).

@@ -7,7 +7,9 @@ vcl 4.1;
 # goes to the app every time. The app lists what a response shows in its `xkey` header;
 # `PURGE /` with `xkey-purge: key1 key2` (from the purgers ACL) drops those objects.
 # The per-reader parts of a cached page (CSRF token, the comment form's signed timestamp)
-# are `<esi:include>`s of /_edge/ fragments, which are never cached.
+# are `<esi:include>`s of /_edge/ fragments, kept as long as the app says: a reader's
+# token for them alone (hashed on their CSRF cookie), the empty token of every reader
+# without that cookie and the timestamp shared by all.
 #
 # Substitute before loading (the file does not compile as shipped):
 #   @BACKEND_HOST@  @BACKEND_PORT@   the app server or the load balancer in front of them
@@ -71,9 +73,8 @@ sub vcl_recv {
         return (synth(200, "Purged " + req.http.X-Purged));
     }
 
-    # Nobody outside tells the app it is behind an ESI cache, or which nonce to use.
+    # Nobody outside tells the app it is behind an ESI cache.
     unset req.http.Surrogate-Capability;
-    unset req.http.X-Edge-Nonce;
 
     # --- grace ---------------------------------------------------------------------------
     # Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a
@@ -95,29 +96,24 @@ sub vcl_recv {
         return (hash);
     }
     if (req.url ~ "^/_edge/fragment/" && req.method == "GET") {
-        if (req.esi_level > 0) {
-            # Every include of one page view carries the same nonce: a reader without a
-            # CSRF cookie gets one new secret for the whole page.
-            set req.http.X-Edge-Nonce = req_top.http.X-Edge-Nonce;
-        }
         # Kept only as long as the app says (Surrogate-Control), and only for the same
-        # reader: hashed on their CSRF cookie, or on the page view's nonce without one.
+        # reader: hashed on their CSRF cookie.
         cookie.parse(req.http.Cookie);
         # (A missing cookie is NULL, which "!=" does not tell from a value: regexes.)
         if (cookie.get("csrftoken") ~ "^[A-Za-z0-9]{32,64}$") {
             set req.http.X-Fragment-Owner = "cookie:" + cookie.get("csrftoken");
-        } else if (req.http.X-Edge-Nonce ~ ".") {
-            set req.http.X-Fragment-Owner = "nonce:" + req.http.X-Edge-Nonce;
         } else {
-            return (pass);
+            # No CSRF cookie: the same fragment for every such reader (no token; their
+            # comment post is checked by the browser's Sec-Fetch-Site / Origin). The
+            # app sees no cookie either, so what it renders matches this hash.
+            unset req.http.Cookie;
+            unset req.http.Accept-Language;
+            set req.http.X-Fragment-Owner = "nobody";
         }
         return (hash);
     }
     if (req.url ~ "^/_edge/") {
-        return (pass);  # the CSRF cookie image: sets a cookie
-    }
-    if (req.esi_level == 0) {
-        set req.http.X-Edge-Nonce = req.xid + "." + std.random(0, 1000000000) + "." + now;
+        return (pass);
     }
 
     if (req.method != "GET" && req.method != "HEAD") {
@@ -212,8 +208,9 @@ sub vcl_backend_response {
     } else if (bereq.url ~ "^/_edge/fragment/"
         && !beresp.http.Set-Cookie
         && beresp.http.Surrogate-Control ~ "max-age=\d+") {
-        # One reader's fragment (hashed on their cookie or page view): the app's
-        # no-store is for browsers, the Surrogate-Control for us.
+        # One reader's fragment (hashed on their cookie), or the one of every reader
+        # without a cookie: the app's no-store is for browsers, the Surrogate-Control
+        # for us.
         set beresp.ttl = std.duration(
             regsub(beresp.http.Surrogate-Control, "^.*max-age=(\d+).*$", "\1") + "s", 0s);
         set beresp.grace = 0s;
