@@ -11,6 +11,8 @@
 #
 #   edge ratio: N× the trivial view        article page (1,000 comments) through Varnish
 #                                          against /healthz through one gunicorn, wrk, same run
+#                                          (wrk sends no cookies: every request a new reader;
+#                                          returning readers, a CSRF cookie each, shown too)
 #   hit ratio: N %                         article pages answered from Varnish's cache during
 #                                          that run (varnishncsa; the ESI fragments apart)
 #   freshness p50/p99: A/B ms              admin approval POST returned → comment shown
@@ -55,7 +57,7 @@ while [[ $# -gt 0 ]]; do
     --vcl) VCL=$2; shift ;;
     --logs) LOGS=$2; shift ;;
     --no-replica) NO_REPLICA=1 ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/!p}' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -250,11 +252,12 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) bef
 (( NO_REPLICA == 0 )) || echo "--no-replica: the app servers read only the primary"
 echo "shape: Varnish :$VARNISH_PORT → HAProxy :$HAPROXY_PORT → gunicorn :${APP_PORTS[0]} + :${APP_PORTS[1]} ($WORKERS workers each)" \
   "→ PostgreSQL :$PG_PORT (primary) + :$REPLICA_PORT (replica), Redis :$REDIS_PORT"
-echo "article: $ARTICLE ($COMMENTS comments) · wrk -t2 -c16 -d${DURATION}s unless said"
+echo "article: $ARTICLE ($COMMENTS comments) · wrk -t2 -c16 -d${DURATION}s -H 'Accept-Encoding: gzip' unless said"
 
 run_wrk() {  # url seconds connections → "requests_per_second failures" (non-2xx/3xx + socket errors)
   local out rps non2xx errors
-  out=$(wrk -t2 -c"${3:-16}" -d"${2}s" --timeout 10s "$1")
+  # As browsers do: a cache that compresses may answer compressed.
+  out=$(wrk -t2 -c"${3:-16}" -d"${2}s" --timeout 10s -H "Accept-Encoding: gzip" "$1")
   echo "$out" >>"$TMP/wrk.out"
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
@@ -295,6 +298,31 @@ HITS=$(( $(varnish_counter MAIN.cache_hit) - HITS )) MISSES=$(( $(varnish_counte
 CLIENT_REQS=$(( $(varnish_counter MAIN.client_req) - CLIENT_REQS ))
 BACKEND_REQS=$(( $(varnish_counter MAIN.backend_req) - BACKEND_REQS ))
 PAGE_KB=$(curl -fs "$EDGE$ARTICLE" | wc -c | awk '{printf "%.0f", $1/1024}')
+PAGE_KB="$PAGE_KB KB, $(curl -fs -H 'Accept-Encoding: gzip' "$EDGE$ARTICLE" | wc -c | awk '{printf "%.0f", $1/1024}') KB as sent to wrk"
+# Returning readers: each has the CSRF cookie their first page set, so Varnish keeps their
+# token's fragment for them (wrk picks one of 1,000 cookies per thread for each request).
+cat >"$TMP/returning.lua" <<'LUA'
+local chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+local cookies = {}
+math.randomseed(os.time())
+for i = 1, 1000 do
+  local secret = {}
+  for j = 1, 32 do
+    local k = math.random(#chars)
+    secret[j] = chars:sub(k, k)
+  end
+  cookies[i] = "csrftoken=" .. table.concat(secret)
+end
+request = function()
+  wrk.headers["Cookie"] = cookies[math.random(#cookies)]
+  return wrk.format(nil)
+end
+LUA
+RETURNING_OUT=$(wrk -t2 -c16 -d"${DURATION}s" --timeout 10s -H "Accept-Encoding: gzip" \
+  -s "$TMP/returning.lua" "$EDGE$ARTICLE")
+echo "$RETURNING_OUT" >>"$TMP/wrk.out"
+RETURNING_RPS=$(awk '/Requests\/sec/ {print $2}' <<<"$RETURNING_OUT")
+RETURNING_BAD=$(( $(awk '/Non-2xx/ {print $5}' <<<"$RETURNING_OUT" || true) + 0 ))
 # What Varnish serves when nothing of the page goes to the app: a cached static file.
 STATIC=$(curl -fs "$EDGE$ARTICLE" | grep -o '/static/[^"]*\.css' | head -n 1 || true)
 STATIC_RPS=""
@@ -305,9 +333,12 @@ fi
 echo "| URL | requests/s | failed |"
 echo "|---|---|---|"
 echo "| /healthz through gunicorn 1 ($WORKERS workers) | $TRIVIAL_RPS | $TRIVIAL_BAD |"
-echo "| article page (${PAGE_KB} KB) through Varnish | $EDGE_RPS | $EDGE_BAD |"
+echo "| article page (${PAGE_KB}) through Varnish | $EDGE_RPS | $EDGE_BAD |"
+echo "| article page through Varnish, 2,000 returning readers (each their own CSRF cookie) | $RETURNING_RPS | $RETURNING_BAD |"
 [[ -z $STATIC_RPS ]] || echo "| $STATIC through Varnish (no ESI: nothing reaches the app) | $STATIC_RPS | |"
 echo "Varnish during the article run: article pages $PAGE_HITS hits, $PAGE_MISSES misses (varnishncsa); with the ESI fragments $HITS hits, $MISSES misses; $BACKEND_REQS requests to the app for $CLIENT_REQS page views"
+RETURNING_LINE=$("$PY" -c "import sys; print(f'edge ratio for returning readers (a CSRF cookie each): {float(sys.argv[1]) / float(sys.argv[2]):.1f}× the trivial view')" "$RETURNING_RPS" "$TRIVIAL_RPS")
+echo "$RETURNING_LINE"
 EDGE_LINE=$("$PY" -c "import sys; print(f'edge ratio: {float(sys.argv[1]) / float(sys.argv[2]):.1f}× the trivial view')" "$EDGE_RPS" "$TRIVIAL_RPS")
 HIT_LINE=$("$PY" -c "import sys; h, m = int(sys.argv[1]), int(sys.argv[2]); print(f'hit ratio: {100 * h / max(h + m, 1):.2f} %')" "$PAGE_HITS" "$PAGE_MISSES")
 
