@@ -29,3 +29,27 @@ def deprecated_settings(app_configs, **kwargs):
             id="threadpress.W001",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def csrf_middleware(app_configs, **kwargs):
+    """threadpress.W002: Django's security.W003 looks for its own CSRF middleware by name
+    and is silenced in settings, since the site runs a subclass of it
+    (``site_config.csrf.CsrfViewMiddleware``); this check holds the same rule for both."""
+    from django.middleware.csrf import CsrfViewMiddleware
+    from django.utils.module_loading import import_string
+
+    for path in settings.MIDDLEWARE:
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue
+        if isinstance(middleware, type) and issubclass(middleware, CsrfViewMiddleware):
+            return []
+    return [
+        Warning(
+            "No CSRF middleware in MIDDLEWARE (Django's or a subclass of it).",
+            hint="Add 'site_config.csrf.CsrfViewMiddleware' to MIDDLEWARE.",
+            id="threadpress.W002",
+        )
+    ]

@@ -137,3 +137,26 @@ def test_a_reader_with_a_cookie_or_a_session_keeps_the_token_check(article, comm
     assert not Comment.objects.exists()
     _reader, response = post(article, comment_data(body="No cookie."), SAME_ORIGIN)
     assert response.status_code == 303
+
+
+def test_the_deploy_checks_want_a_csrf_middleware_django_s_or_the_sites(settings):
+    """Django's security.W003 (silenced: it knows its own class by name only) is held by
+    threadpress.W002 for Django's middleware and any subclass of it."""
+    from django.core import checks
+
+    def warnings():
+        found = checks.run_checks(include_deployment_checks=True, tags=[checks.Tags.security])
+        shown = {message.id for message in found} - set(settings.SILENCED_SYSTEM_CHECKS)
+        return shown & {"threadpress.W002", "security.W003"}
+
+    assert warnings() == set()
+    site = settings.MIDDLEWARE
+    settings.MIDDLEWARE = [path for path in site if not path.endswith(".CsrfViewMiddleware")]
+    assert warnings() == {"threadpress.W002"}
+    settings.MIDDLEWARE = [
+        "django.middleware.csrf.CsrfViewMiddleware"
+        if path == "site_config.csrf.CsrfViewMiddleware"
+        else path
+        for path in site
+    ]
+    assert warnings() == set()
