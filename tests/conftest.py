@@ -1,3 +1,4 @@
+import os
 import time
 
 import pytest
@@ -60,6 +61,24 @@ def _clients_post_forms_urlencoded():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Client, "post", post)
         yield
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, one for the whole run: its sync API keeps an
+    asyncio loop in this thread, so a second one could not start while it lives (the
+    browser suite in tests/browser/ and the edge tests through Varnish share it)."""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT, require
+
+    require(os.access(CHROMIUM, os.X_OK), f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

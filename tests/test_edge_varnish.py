@@ -398,32 +398,22 @@ def test_a_new_reader_posts_the_comment_form_through_varnish(edge_site, article)
     assert Comment.objects.get().body == "Posted via Varnish"
 
 
-def test_the_comment_form_works_without_javascript_through_varnish(edge_site, article):
+def test_the_comment_form_works_without_javascript_through_varnish(edge_site, article, browser):
     """Chromium with JavaScript off, a first visit through Varnish (no cookie, no token:
     its own Sec-Fetch-Site vouches for the form): the comment posts."""
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-
-    require(os.access(CHROMIUM, os.X_OK), f"Chromium not found at {CHROMIUM}")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     url = article.get_absolute_url()
     Reader(edge_site.url).get(url)  # the page is cached before the browser comes
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(base_url=edge_site.url, java_script_enabled=False)
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            page.goto(url, wait_until="load")  # no CSRF cookie: the token is empty
-            assert not context.cookies()
-            page.fill("#id_body", "No script needed")
-            page.fill("#id_name", "Plain reader")
-            page.fill("#id_email", "plain@example.org")
-            page.click("#comment-form button[type=submit]")
-            page.wait_for_load_state("load")
-        finally:
-            browser.close()
+    context = browser.new_context(base_url=edge_site.url, java_script_enabled=False)
+    try:
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto(url, wait_until="load")  # no CSRF cookie: the token is empty
+        assert not context.cookies()
+        page.fill("#id_body", "No script needed")
+        page.fill("#id_name", "Plain reader")
+        page.fill("#id_email", "plain@example.org")
+        page.click("#comment-form button[type=submit]")
+        page.wait_for_load_state("load")
+    finally:
+        context.close()
     assert Comment.objects.get().body == "No script needed"

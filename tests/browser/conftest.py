@@ -45,19 +45,6 @@ def require(available, reason):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser():
-    require(os.access(CHROMIUM, os.X_OK), f"Chromium not found at {CHROMIUM}; {INSTALL_HINT}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def browser_settings(settings):
     """A browser posts within two seconds of the render, which the spam rules refuse."""
