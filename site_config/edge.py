@@ -16,7 +16,9 @@
   reader only (hashed on their CSRF cookie); a reader without that cookie gets no token,
   the same fragment for all of them, which the edge shares (``site_config.csrf`` checks
   their comment post by the browser's headers). Without the header, pages are complete
-  as before.
+  as before. The VCL keeps two variants of a page (``X-Edge-Reader``): a new reader's
+  (no CSRF cookie) has its empty tokens in place and includes only the shared
+  timestamp; a returning reader's includes every hole.
 - Purging: ``purge_keys(keys)`` hands the keys, once the transaction commits, to one
   background thread per process that batches them and sends ``PURGE /`` with an
   ``xkey-purge`` header to every URL of ``EDGE_PURGE_URLS`` (retried, logged; a purge
@@ -145,7 +147,9 @@ class EdgeCacheMiddleware:
         )
         if has_markers:
             if cacheable:
-                response.content = esi_page(response.content, markers)
+                response.content = edge_page(request, response.content, markers)
+                # Two variants of the page at the edge (the VCL hashes them apart too).
+                patch_vary_headers(response, (EDGE_READER_HEADER,))
             else:  # a page the edge won't keep is served complete, as without it
                 response.content = pagecache.fill_holes(request, response.content, markers)
                 # The CSRF middleware has answered already: it sets the cookie of a
@@ -164,6 +168,11 @@ class EdgeCacheMiddleware:
 
 # --- ESI -----------------------------------------------------------------------------------
 FRAGMENT_SALT = "threadpress.edge.fragment"
+CSRF_HOLE = "csrf"  # pagecache's hole of the CSRF token
+# Set by the VCL alone on page requests (it drops the client's): whether the reader
+# sent a well-formed CSRF cookie. Each value is a variant of the page at the edge.
+EDGE_READER_HEADER = "X-Edge-Reader"
+NEW_READER = "new"  # no CSRF cookie; "returning": one
 SHARED_PARAM = "shared"  # in a fragment URL: the same for everyone (the VCL's rule too)
 FRAGMENT_SECONDS = 60  # a reader's token, kept by the edge for them (their cookie's)
 FRAGMENTS_KEY = "fragments"  # the xkey of every fragment the edge keeps (purge by hand)
@@ -173,6 +182,25 @@ def wants_esi(request):
     """True when an ESI processor in front asked for includes (the VCL sets
     ``Surrogate-Capability: varnish="ESI/1.0"`` on every backend request)."""
     return ESI_CAPABILITY in request.headers.get("Surrogate-Capability", "")
+
+
+def is_new_reader(request):
+    """True when the edge says the reader sent no well-formed CSRF cookie (the VCL
+    keeps this variant of the page apart from the returning readers')."""
+    return request.headers.get(EDGE_READER_HEADER) == NEW_READER
+
+
+def edge_page(request, content, markers):
+    """``content`` (bytes) as the edge keeps it for the reader's variant. A new reader's
+    CSRF holes are filled in place as their fragment would fill them (``no_csrf_token``:
+    the same bytes for every such reader), so Varnish assembles only the includes of
+    the other holes (the form's timestamp); a returning reader's page (or one without
+    the header) has an include for every hole."""
+    if is_new_reader(request) and CSRF_HOLE in markers:
+        markers = dict(markers)
+        marker = markers.pop(CSRF_HOLE).encode()
+        content = content.replace(marker, no_csrf_token(request).encode())
+    return esi_page(content, markers)
 
 
 def esi_page(content, markers):
@@ -245,12 +273,12 @@ def fragment(request):
     elif not _has_csrf_cookie(request):
         # The VCL hashes every cookie-less request of a fragment alike (and sends no
         # cookie): only a value the same for all of them may be kept.
-        if name == "csrf":
+        if name == CSRF_HOLE:
             value_of = no_csrf_token
             seconds = settings.EDGE_CACHE_SECONDS
         else:
             seconds = 0
-    elif name != "csrf":
+    elif name != CSRF_HOLE:
         seconds = 1
     html = f"{prefix}{value_of(request)}{suffix}"
     response = HttpResponse(html, content_type="text/html; charset=utf-8")

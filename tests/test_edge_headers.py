@@ -185,6 +185,57 @@ def hole_of(src):
     return signing.loads(parse_qs(urlsplit(src).query)["h"][0], salt=edge.FRAGMENT_SALT)[0]
 
 
+NEW_READER = {**ESI, "HTTP_X_EDGE_READER": "new"}
+RETURNING_READER = {**ESI, "HTTP_X_EDGE_READER": "returning"}
+
+
+def test_a_new_readers_page_has_its_empty_tokens_in_place_and_one_include(article):
+    """The edge's variant for readers without a CSRF cookie (X-Edge-Reader: new): every
+    CSRF hole is rendered in place exactly as its fragment renders it for such a reader
+    (the same bytes), and the only include left is the shared timestamp's."""
+    url = article.get_absolute_url()
+    returning = Client().get(url, **RETURNING_READER)
+    response = Client().get(url, **NEW_READER)
+    assert response.status_code == 200 and not response.cookies
+    (src,) = esi_sources(response)
+    assert hole_of(src) != "csrf" and "shared=1&" in src
+    doc = parse(response)
+    tokens = hidden_values(doc, "csrfmiddlewaretoken")
+    assert len(tokens) >= 3 and set(tokens) == {""}
+    assert b"tp-hole-" not in response.content
+    # Each include of the other variant, fetched by a cookie-less reader, gives the very
+    # bytes this variant has in its place.
+    page = returning.content.decode()
+    for other in esi_sources(returning):
+        if hole_of(other) == "csrf":
+            fragment = Client().get(other).content.decode()
+            page = page.replace(f'<esi:include src="{other}"/>', fragment)
+        else:  # the timestamp's include (its URL signed anew per render)
+            page = page.replace(other, src)
+    assert page == response.content.decode()
+    assert "X-Edge-Reader" in response["Vary"]
+    assert 'content="ESI/1.0"' in response["Surrogate-Control"]
+    # Without an ESI cache in front the header is ignored: a complete page, real tokens.
+    response = Client().get(url, HTTP_X_EDGE_READER="new")
+    assert esi_sources(response) == []
+    tokens = hidden_values(parse(response), "csrfmiddlewaretoken")
+    assert tokens and all(len(token) == 64 for token in tokens)
+
+
+def test_a_returning_reader_or_no_reader_header_keeps_every_include(article):
+    """X-Edge-Reader: returning, or no such header: an include for every hole, as
+    before (the tokens come from the reader's own fragments), in a response that
+    varies on the header (one variant never stands in for the other)."""
+    url = article.get_absolute_url()
+    for headers in (RETURNING_READER, ESI):
+        response = Client().get(url, **headers)
+        sources = esi_sources(response)
+        assert len(sources) >= 4
+        assert len([src for src in sources if hole_of(src) == "csrf"]) == len(sources) - 1
+        assert hidden_values(parse(response), "csrfmiddlewaretoken") == []
+        assert "X-Edge-Reader" in response["Vary"]
+
+
 def fragments_of(article, client=None):
     response = (client or Client()).get(article.get_absolute_url(), **ESI)
     return esi_sources(response)
