@@ -10,9 +10,11 @@ Skipped with a reason when varnishd or varnish-modules is missing, unless ``CI``
 installs them."""
 
 import glob
+import gzip
 import http.cookiejar
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -366,6 +368,66 @@ def test_a_returning_reader_gets_tokens_of_their_own_cookie(edge_site, article):
         tokens = tokens_of(page)
         assert tokens and {_unmask_cipher_token(token) for token in tokens} == {secret}
     assert set(tokens_of(Reader(edge_site.url).get(url))) == {""}
+
+
+def esi_includes_of(edge_site, reader, url):
+    """The page ``reader`` gets, and how many ESI includes Varnish processed for it."""
+    before = edge_site.counter("MAIN.esi_req")
+    page = reader.get(url)
+    return page, edge_site.counter("MAIN.esi_req") - before
+
+
+def test_a_new_readers_page_has_one_include_and_never_another_readers_variant(edge_site, article):
+    """Readers without a CSRF cookie share a variant of the page with its empty tokens
+    in place: Varnish processes one include per view (the shared timestamp), whatever
+    header the reader sends to ask for the other. A returning reader (a CSRF cookie)
+    gets the variant with an include per form, tokens of their own cookie, before and
+    after the new readers, and they never get theirs."""
+    url = article.get_absolute_url()
+    reader = Reader(edge_site.url)
+    first, includes = esi_includes_of(edge_site, reader, url)
+    assert first.status == 200 and includes == 1
+    assert len(tokens_of(first)) >= 3 and set(tokens_of(first)) == {""}
+    secret = "t" * 32
+    returning = Reader(edge_site.url, cookies="csrftoken=" + secret)
+    for _ in range(2):
+        page, includes = esi_includes_of(edge_site, returning, url)
+        assert includes == len(tokens_of(page)) + 1
+        assert {_unmask_cipher_token(token) for token in tokens_of(page)} == {secret}
+        assert "HIT" in page.headers["X-Cache"] or _ == 0
+    forged = Reader(edge_site.url)
+    forged.headers["X-Edge-Reader"] = "returning"
+    for other in (reader, forged, Reader(edge_site.url)):
+        page, includes = esi_includes_of(edge_site, other, url)
+        assert page.headers["X-Cache"] == "HIT" and includes == 1
+        assert set(tokens_of(page)) == {""}
+    assert not list(reader.jar)
+
+
+def without_timestamp(body):
+    return re.sub(rb'(name="timestamp"[^>]*value=")[^"]*"', rb'\1"', body)
+
+
+def test_pages_and_their_includes_are_gzipped_for_readers_who_take_it(edge_site, article):
+    """With Accept-Encoding: gzip the page comes compressed (Varnish compresses what
+    the app sent plain, includes and all) and decodes to the page a reader without
+    gzip gets; a returning reader's gzipped page carries their own tokens."""
+    url = article.get_absolute_url()
+    plain = Reader(edge_site.url).get(url)
+    assert "Content-Encoding" not in plain.headers
+    for cookies in (None, "csrftoken=" + "g" * 32):
+        reader = Reader(edge_site.url, cookies=cookies)
+        reader.headers["Accept-Encoding"] = "gzip"
+        page = reader.get(url)
+        assert page.status == 200 and page.headers["Content-Encoding"] == "gzip"
+        assert len(page.body) * 2 < len(plain.body)
+        page.body = gzip.decompress(page.body)
+        assert b'name="timestamp"' in page.body and b"<esi:" not in page.body
+        if cookies is None:
+            assert without_timestamp(page.body) == without_timestamp(plain.body)
+        else:
+            tokens = {_unmask_cipher_token(token) for token in tokens_of(page)}
+            assert tokens == {"g" * 32}
 
 
 def comment_form_values(page):

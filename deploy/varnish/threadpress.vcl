@@ -9,7 +9,10 @@ vcl 4.1;
 # The per-reader parts of a cached page (CSRF token, the comment form's signed timestamp)
 # are `<esi:include>`s of /_edge/ fragments, kept as long as the app says: a reader's
 # token for them alone (hashed on their CSRF cookie), the empty token of every reader
-# without that cookie and the timestamp shared by all.
+# without that cookie and the timestamp shared by all. Each page has two variants
+# (X-Edge-Reader, set here only): for readers without a CSRF cookie the app puts the
+# empty tokens in place, leaving one include (the timestamp). Text, JSON and XML are
+# gzipped here when the app sent them uncompressed.
 #
 # Substitute before loading (the file does not compile as shipped):
 #   @BACKEND_HOST@  @BACKEND_PORT@   the app server or the load balancer in front of them
@@ -73,8 +76,9 @@ sub vcl_recv {
         return (synth(200, "Purged " + req.http.X-Purged));
     }
 
-    # Nobody outside tells the app it is behind an ESI cache.
+    # Nobody outside tells the app it is behind an ESI cache, or which reader they are.
     unset req.http.Surrogate-Capability;
+    unset req.http.X-Edge-Reader;
 
     # --- grace ---------------------------------------------------------------------------
     # Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a
@@ -144,11 +148,20 @@ sub vcl_recv {
     if (req.url !~ "\?" && cookie.get("csort") ~ ".") {
         set req.http.X-Sort = cookie.get("csort");
     }
+    # Two variants of each page, hashed apart: a new reader's (no well-formed CSRF
+    # cookie: the app fills the empty tokens in place, one include left, the shared
+    # timestamp) and a returning reader's (an include of their own token per form).
+    if (cookie.get("csrftoken") ~ "^[A-Za-z0-9]{32,64}$") {
+        set req.http.X-Edge-Reader = "returning";
+    } else {
+        set req.http.X-Edge-Reader = "new";
+    }
     cookie.delete("csrftoken");
     cookie.delete("django_language");
     cookie.delete("csort");
     if (cookie.get_string() ~ ".") {
         # sessionid, the remembered commenter name, messages, anything unknown: personal.
+        unset req.http.X-Edge-Reader;
         return (pass);
     }
     if (req.http.X-Sort) {
@@ -174,6 +187,9 @@ sub vcl_hash {
     if (req.http.X-Sort) {
         hash_data("csort=" + req.http.X-Sort);
     }
+    if (req.http.X-Edge-Reader) {
+        hash_data("reader=" + req.http.X-Edge-Reader);
+    }
     return (lookup);
 }
 
@@ -193,6 +209,12 @@ sub vcl_backend_response {
         return (abandon);
     }
     set beresp.grace = 6h;
+    # Compressed here when the app did not (Varnish gunzips and regzips around ESI
+    # includes, and gunzips for a client that does not take gzip).
+    if (!beresp.http.Content-Encoding
+        && beresp.http.Content-Type ~ "(?i)^(text/|application/([a-z.+-]*\+)?(json|xml|javascript))") {
+        set beresp.do_gzip = true;
+    }
     if (beresp.http.Surrogate-Control ~ "ESI/1\.0") {
         set beresp.do_esi = true;
     }
