@@ -4,6 +4,8 @@ Anonymous pages are hits, personal requests go to the app, each kind of change s
 through Varnish once its purge is sent, a dead purge URL never fails a write, and the
 comment form posts through Varnish for a new reader (no cookie, no token: the browser's
 Sec-Fetch-Site), without JavaScript too, and cookie-less page views never reach the app.
+A new reader's variant of a page has one include, a returning reader's one per form (and
+neither gets the other's); pages come gzipped to readers who take it.
 
 Skipped with a reason when varnishd or varnish-modules is missing, unless ``CI`` or
 ``THREADPRESS_REQUIRE_BROWSER`` is set (then the tests fail): .ci/install-edge-tools.sh
