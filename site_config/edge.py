@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import Error, connections, transaction
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
@@ -47,6 +47,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from site_config import pagecache
+from site_config.dbrouter import close_quietly, replica_health
 
 logger = logging.getLogger("threadpress")
 
@@ -306,29 +307,48 @@ PURGE_HEADER = "xkey-purge"
 PURGE_RETRIES = 3  # attempts per URL and batch, 0.2 s, 0.4 s apart
 MAX_KEYS_PER_REQUEST = 200  # keeps the header well under Varnish's 8 KB
 REPLICA_CHECK_MARGIN = 1.5  # seconds: how stale a replica's lag measurement may be, and more
+REPLAY_POLL_SECONDS = 0.005  # how often the purger asks a replica how far it has replayed
+# The primary's WAL position once a transaction has committed on it (with synchronous_commit
+# on, COMMIT returns once its record is written, so this is at or past it).
+WAL_POSITION_SQL = "SELECT pg_current_wal_lsn()"
+# True when a database has replayed the WAL up to %s, or is no standby at all (a primary
+# listed as a replica, as the test settings' mirrors, has every change). NULL (a standby
+# that has replayed nothing yet) counts as not yet.
+REPLAYED_SQL = (
+    "SELECT NOT pg_is_in_recovery() OR COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)"
+)
 
 
 class Purger:
     """One background thread per process sending the keys handed to it, in batches,
     to every edge cache. Keys that arrive while a batch is on its way make the next one;
-    keys handed over with a ``delay`` join a batch once it has passed."""
+    keys handed over with a ``delay`` join a batch once it has passed.
+
+    Keys handed over with ``lsn`` (the primary's WAL position after the change, see
+    ``purge_keys``) are sent once every replica the router reads has replayed that far
+    (``wait_for_replay``), so the page the edge fetches next has the change; when that
+    takes longer than ``DATABASE_REPLICA_MAX_LAG_SECONDS`` they are sent anyway, and
+    again ``REPLICA_CHECK_MARGIN`` later (by then the router has measured the straggler
+    and stopped reading it)."""
 
     def __init__(self):
         self.lock = threading.Condition()
         self.pending = set()
+        self.pending_lsn = 0  # the furthest WAL position the pending keys wait for
         self.delayed = []  # a heap of (due, sequence number, keys)
         self.sequence = itertools.count()
         self.busy = False
         self.thread = None
         self.pid = None
 
-    def add(self, keys, *, delay=0.0):
+    def add(self, keys, *, delay=0.0, lsn=0):
         with self.lock:
             if delay > 0:
                 due = time.monotonic() + delay
                 heapq.heappush(self.delayed, (due, next(self.sequence), frozenset(keys)))
             else:
                 self.pending.update(keys)
+                self.pending_lsn = max(self.pending_lsn, lsn)
             if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
                 self.pid = os.getpid()  # a forked worker starts its own thread
                 self.busy = False
@@ -349,31 +369,51 @@ class Purger:
         return True
 
     def _next_batch(self):
-        """The keys to send now, waiting for some (called with the lock held)."""
+        """The keys to send now and the WAL position they wait for, waiting for some
+        (called with the lock held)."""
         while True:
             now = time.monotonic()
             while self.delayed and self.delayed[0][0] <= now:
                 self.pending.update(heapq.heappop(self.delayed)[2])
             if self.pending:
-                batch = sorted(self.pending)
+                batch, lsn = sorted(self.pending), self.pending_lsn
                 self.pending.clear()
+                self.pending_lsn = 0
                 self.busy = True
-                return batch
+                return batch, lsn
             self.busy = False
             self.lock.notify_all()
             self.lock.wait(self.delayed[0][0] - now if self.delayed else None)
 
+    @staticmethod
+    def _replayed(lsn):
+        """``wait_for_replay`` that never raises: when it fails, the keys are purged now
+        and once more later, as after a timeout."""
+        try:
+            return wait_for_replay(lsn, timeout=settings.DATABASE_REPLICA_MAX_LAG_SECONDS)
+        except Exception:
+            logger.exception("Waiting for the replicas failed; purging now and again later")
+            return False
+
     def _run(self):
         while True:
             with self.lock:
-                batch = self._next_batch()
+                batch, lsn = self._next_batch()
             try:
+                if lsn and not self._replayed(lsn):
+                    self.add(batch, delay=REPLICA_CHECK_MARGIN)
                 for start in range(0, len(batch), MAX_KEYS_PER_REQUEST):
                     chunk = batch[start : start + MAX_KEYS_PER_REQUEST]
                     for url in settings.EDGE_PURGE_URLS:
                         send_purge(url, chunk)
             except Exception:  # never let the thread die
                 logger.exception("Edge purge failed")
+            finally:
+                with self.lock:
+                    idle = not self.pending
+                if idle:  # no connection (or transaction) of this thread stays open
+                    for alias in replicas():
+                        close_quietly(connections[alias])
 
 
 def send_purge(url, keys):
@@ -425,8 +465,9 @@ def purge_keys(keys, *, using=None):
         return
 
     def hand_over():
-        purger.add(keys)
-        delay = repurge_delay()
+        lsn = commit_position(using)
+        purger.add(keys, lsn=lsn)
+        delay = 0 if lsn else repurge_delay()
         if delay:
             purger.add(keys, delay=delay)
 
@@ -434,14 +475,91 @@ def purge_keys(keys, *, using=None):
 
 
 def repurge_delay():
-    """With read replicas, the page the edge fetches right after a purge may come from
-    a replica that has not replayed the change yet, and would be kept: the keys are
-    purged once more when every replica the app still reads from has it (replicas are
-    used up to ``DATABASE_REPLICA_MAX_LAG_SECONDS`` behind, measured about once a
-    second). 0 without replicas."""
-    if not getattr(settings, "DATABASE_REPLICAS", None):
+    """With read replicas but no WAL position to wait for (a primary that is no
+    PostgreSQL, or did not answer), the page the edge fetches right after a purge may
+    come from a replica that has not replayed the change yet, and would be kept: the
+    keys are purged once more when every replica the app still reads from has it
+    (replicas are used up to ``DATABASE_REPLICA_MAX_LAG_SECONDS`` behind, measured
+    about once a second). 0 without replicas."""
+    if not replicas():
         return 0
     return settings.DATABASE_REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_MARGIN
+
+
+def replicas():
+    return getattr(settings, "DATABASE_REPLICAS", None) or []
+
+
+def commit_position(using=None):
+    """The primary's WAL position right after the transaction that just committed on
+    ``using``, as a number, when there are replicas to wait for and the primary is
+    PostgreSQL; 0 otherwise (nothing is asked then), or when it could not be had."""
+    if not replicas():
+        return 0
+    connection = transaction.get_connection(using)
+    if connection.vendor != "postgresql":
+        return 0
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(WAL_POSITION_SQL)
+            (position,) = cursor.fetchone()
+    except Error as exc:
+        logger.warning("No WAL position for a purge (%s); purging twice instead", exc)
+        return 0
+    return parse_lsn(position)
+
+
+def parse_lsn(text):
+    """PostgreSQL's ``pg_lsn`` text (``16/B374D848``) as a number."""
+    high, low = text.split("/")
+    return int(high, 16) << 32 | int(low, 16)
+
+
+def format_lsn(number):
+    return f"{number >> 32:X}/{number & 0xFFFFFFFF:X}"
+
+
+def wait_for_replay(lsn, *, timeout):
+    """Block until every replica the router reads now (``replica_health.usable``, asked
+    again at each round: one that comes back is waited for too) has replayed the WAL up
+    to ``lsn``, polling each on this thread's own connection every
+    ``REPLAY_POLL_SECONDS``; True then (at once without replicas), False after
+    ``timeout`` seconds. A replica that does not answer is not waited for: the router
+    does not read it either."""
+    deadline = time.monotonic() + timeout
+    position = format_lsn(lsn)
+    done = set()
+    while True:
+        waiting = [alias for alias in replica_health.usable(replicas()) if alias not in done]
+        done.update(alias for alias in waiting if has_replayed(alias, position))
+        behind = [alias for alias in waiting if alias not in done]
+        if not behind:
+            return True
+        if time.monotonic() >= deadline:
+            logger.warning(
+                "Replica(s) %s had not replayed %s after %s s; purging now and again later",
+                ", ".join(behind),
+                position,
+                timeout,
+            )
+            return False
+        time.sleep(REPLAY_POLL_SECONDS)
+
+
+def has_replayed(alias, position):
+    """True when the database ``alias`` has replayed the WAL up to ``position``, is no
+    PostgreSQL standby, or does not answer (its connection closed, for the next try)."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(REPLAYED_SQL, [position])
+            (replayed,) = cursor.fetchone()
+    except Error:
+        close_quietly(connection)
+        return True
+    return bool(replayed)
 
 
 def wait_for_purges(timeout=10.0):
