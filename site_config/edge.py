@@ -524,17 +524,21 @@ def wait_for_replay(lsn, *, timeout):
     again at each round: one that comes back is waited for too) has replayed the WAL up
     to ``lsn``, polling each on this thread's own connection every
     ``REPLAY_POLL_SECONDS``; True then (at once without replicas), False after
-    ``timeout`` seconds. A replica that does not answer is not waited for: the router
-    does not read it either."""
+    ``timeout`` seconds, or when one the router stopped reading meanwhile never got
+    there. A replica that does not answer is not waited for: the router does not read
+    it either."""
     deadline = time.monotonic() + timeout
     position = format_lsn(lsn)
-    done = set()
+    done, waited = set(), set()
     while True:
         waiting = [alias for alias in replica_health.usable(replicas()) if alias not in done]
         done.update(alias for alias in waiting if has_replayed(alias, position))
         behind = [alias for alias in waiting if alias not in done]
+        waited.update(behind)
         if not behind:
-            return True
+            # One that dropped out while behind (this worker measured it too far
+            # behind, or down) may still be read by workers that measured it earlier.
+            return waited <= done
         if time.monotonic() >= deadline:
             logger.warning(
                 "Replica(s) %s had not replayed %s after %s s; purging now and again later",

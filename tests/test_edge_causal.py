@@ -9,10 +9,14 @@ behind it; a real streaming standby with paused replay is at the end (root and D
 postgresql-common only: it makes two throwaway clusters).
 """
 
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.db import connection, connections, transaction
@@ -174,3 +178,121 @@ def test_a_replica_that_does_not_answer_is_not_waited_for(
     assert batches(purge_server) == [["article-6"]]
     assert purge_server.received[0][0] - started < 2
     assert not dbrouter.replica_health.states["replica_1"].usable
+
+
+# --- a real streaming replica --------------------------------------------------------------
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "postgres"
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _run(*command):
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def streaming_replica():
+    """A throwaway primary cluster and a streaming replica of it, made with
+    deploy/postgres/make-replica.sh (about 20 s), dropped afterwards: their ports."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a real replica is for the PostgreSQL run")
+    if os.geteuid() != 0 or not shutil.which("pg_createcluster"):
+        pytest.skip("a real replica needs root and Debian's postgresql-common (pg_createcluster)")
+    version = max(os.listdir("/usr/lib/postgresql"), key=int)
+    primary_port, replica_port = _free_ports(2)
+    primary, replica = f"tpcausal_{primary_port}", f"tpcausal_replica_{replica_port}"
+    _run(
+        "pg_createcluster", version, primary, "-p", str(primary_port),
+        "--", "--auth-local=trust", "--auth-host=trust",
+    )  # fmt: skip
+    try:
+        _run("pg_ctlcluster", "--skip-systemctl-redirect", version, primary, "start")
+        _run("bash", str(DEPLOY / "make-replica.sh"), str(primary_port), str(replica_port), replica)
+        yield primary_port, replica_port
+    finally:
+        subprocess.run(
+            ["bash", str(DEPLOY / "drop-replica.sh"), str(replica_port), replica],
+            capture_output=True,
+        )
+        subprocess.run(["pg_dropcluster", "--stop", version, primary], capture_output=True)
+
+
+def _execute(alias, sql):
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone() if cursor.description else None
+
+
+@pytest.fixture
+def real_replica(streaming_replica, settings, monkeypatch):
+    """``replica_1`` is the throwaway primary and ``replica_0``, the one replica the
+    router reads, its streaming standby (for every thread), which has replayed a
+    commit a moment ago."""
+    primary_port, replica_port = streaming_replica
+    for alias, port in (("replica_1", primary_port), ("replica_0", replica_port)):
+        connections[alias].close()
+        for key, value in {"HOST": "127.0.0.1", "PORT": port, "NAME": "postgres"}.items():
+            monkeypatch.setitem(connections.settings[alias], key, value)
+    settings.DATABASE_REPLICAS = ["replica_0"]
+    _execute("replica_1", "CREATE TABLE IF NOT EXISTS causal (n int)")
+    (position,) = _execute("replica_1", "SELECT pg_current_wal_lsn()")
+    for _ in range(500):
+        if _execute("replica_0", f"SELECT pg_last_wal_replay_lsn() >= '{position}'")[0]:
+            break
+        time.sleep(0.01)
+    yield
+    _execute("replica_0", "SELECT pg_wal_replay_resume()")
+    assert edge.wait_for_purges(10)
+    for alias in ("replica_0", "replica_1"):
+        connections[alias].close()
+    dbrouter.replica_health.clear()
+
+
+def _approve_on_the_primary(key):
+    with transaction.atomic(using="replica_1"):
+        _execute("replica_1", "INSERT INTO causal VALUES (1)")
+        edge.purge_keys([key], using="replica_1")
+
+
+@postgresql_only
+def test_with_replay_paused_on_a_real_replica_the_purge_waits_for_it(
+    purge_server, real_replica, settings
+):
+    """A real streaming standby with replay paused holds the purge back; it goes as
+    soon as replay resumes, once."""
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 30
+    _execute("replica_0", "SELECT pg_wal_replay_pause()")
+    _approve_on_the_primary("article-7")
+    time.sleep(1)
+    assert purge_server.received == []
+    resumed = time.monotonic()
+    _execute("replica_0", "SELECT pg_wal_replay_resume()")
+    assert batches(purge_server) == [["article-7"]]
+    assert purge_server.received[0][0] - resumed < 0.5
+
+
+@postgresql_only
+def test_a_real_replica_that_stays_paused_is_purged_after_the_bound_and_again(
+    purge_server, real_replica, settings, monkeypatch
+):
+    """Replay paused past DATABASE_REPLICA_MAX_LAG_SECONDS: purged once the router finds
+    the standby too far behind (or at the bound), and again REPLICA_CHECK_MARGIN later (the
+    other workers may have measured it before)."""
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 3
+    monkeypatch.setattr(edge, "REPLICA_CHECK_MARGIN", 0.2)
+    _execute("replica_0", "SELECT pg_wal_replay_pause()")
+    started = time.monotonic()
+    _approve_on_the_primary("article-8")
+    assert batches(purge_server) == [["article-8"], ["article-8"]]
+    first, second = (at for at, _ in purge_server.received)
+    assert first - started >= 1
+    assert second - first >= 0.15
