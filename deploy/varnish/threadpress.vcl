@@ -5,7 +5,8 @@ vcl 4.1;
 # pages, home/list pages, feeds, sitemap: the pages every cookie-less anonymous reader
 # shares) and static files (/static/, whitenoise's own Cache-Control). Everything else
 # goes to the app every time. The app lists what a response shows in its `xkey` header;
-# `PURGE /` with `xkey-purge: key1 key2` (from the purgers ACL) drops those objects.
+# `PURGE /` with `xkey-purge: key1 key2` (from the purgers ACL) expires those objects
+# (a soft purge: fetched anew for the next reader, kept for grace if that fails).
 # The per-reader parts of a cached page (CSRF token, the comment form's signed timestamp)
 # are `<esi:include>`s of /_edge/ fragments, kept as long as the app says: a reader's
 # token for them alone (hashed on their CSRF cookie), the empty token of every reader
@@ -71,8 +72,10 @@ sub vcl_recv {
         if (!req.http.xkey-purge) {
             return (synth(400, "xkey-purge header required"));
         }
-        # Hard purge: the objects are gone, the next reader gets a fresh page.
-        set req.http.X-Purged = xkey.purge(req.http.xkey-purge);
+        # Soft purge: the objects expire now but stay for grace, so a refetch that fails
+        # (the app restarting) still finds them; vcl_hit has them fetched again at once
+        # while the app is healthy, so the next reader gets the new page, not the old.
+        set req.http.X-Purged = xkey.softpurge(req.http.xkey-purge);
         return (synth(200, "Purged " + req.http.X-Purged));
     }
 
@@ -84,9 +87,15 @@ sub vcl_recv {
     # Objects are kept 6 h past their TTL (beresp.grace). While the backend is healthy a
     # stale object is served for at most 10 s (while a background fetch refreshes it);
     # when the probe says sick, or the app failed (vcl_synth restarts with
-    # X-Stale-Ok), for the whole 6 h.
+    # X-Stale-Ok), for the whole 6 h. A purged object while it is healthy: not at all
+    # (vcl_hit restarts with X-Edge-Refetch).
+    if (req.restarts == 0) {
+        unset req.http.X-Edge-Refetch;
+    }
     if (req.http.X-Stale-Ok) {
         set req.grace = 6h;  # a restart keeps the first pass's req.grace: undo it
+    } else if (req.http.X-Edge-Refetch) {
+        set req.grace = 0s;  # vcl_hit found the object soft-purged: fetch it now
     } else if (std.healthy(req.backend_hint)) {
         set req.grace = 10s;
     }
@@ -193,6 +202,22 @@ sub vcl_hash {
     return (lookup);
 }
 
+sub vcl_hit {
+    # Soft-purged (expired before the TTL it was fetched with ran out: obj.ttl + obj.age
+    # is how long it lived) while the app is healthy: not served stale with a background
+    # refresh, but once more without grace (X-Edge-Refetch), a miss the reader waits for
+    # (others asking for the same page wait on that one fetch). If that fetch fails, the
+    # restart with X-Stale-Ok gets it from grace. (Varnish 7.1 has no return (miss)
+    # here; a page past its own TTL keeps the 10 s background refresh.)
+    if (obj.ttl <= 0s
+        && obj.ttl + obj.age + 0.5s < std.duration(obj.http.X-Edge-TTL + "s", 0s)
+        && !req.http.X-Stale-Ok && !req.http.X-Edge-Refetch
+        && std.healthy(req.backend_hint)) {
+        set req.http.X-Edge-Refetch = "1";
+        return (restart);
+    }
+}
+
 sub vcl_backend_fetch {
     # Tell the app an ESI processor is in front (it then sends includes for the holes).
     set bereq.http.Surrogate-Capability = "varnish=ESI/1.0";
@@ -254,6 +279,7 @@ sub vcl_backend_response {
         set beresp.uncacheable = true;
     }
     unset beresp.http.Surrogate-Control;
+    set beresp.http.X-Edge-TTL = beresp.ttl;  # what vcl_hit tells a soft purge by
     return (deliver);
 }
 
@@ -266,6 +292,7 @@ sub vcl_deliver {
         }
     }
     unset resp.http.xkey;
+    unset resp.http.X-Edge-TTL;
     unset resp.http.Via;
     unset resp.http.X-Varnish;
 }
@@ -285,7 +312,8 @@ sub vcl_backend_error {
 sub vcl_synth {
     # A fetch abandoned above (the app down or failing): once more, with the long grace,
     # for the last good copy. (X-Stale-Ok also reaches the app; it ignores it.)
-    if (resp.status == 503 && req.restarts == 0 && req.esi_level == 0
+    if (resp.status == 503 && (req.restarts == 0 || req.http.X-Edge-Refetch)
+        && req.esi_level == 0
         && (req.method == "GET" || req.method == "HEAD") && !req.http.X-Stale-Ok) {
         set req.http.X-Stale-Ok = "1";
         return (restart);
