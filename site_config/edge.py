@@ -22,7 +22,8 @@
 - Purging: ``purge_keys(keys)`` hands the keys, once the transaction commits, to one
   background thread per process that batches them and sends ``PURGE /`` with an
   ``xkey-purge`` header to every URL of ``EDGE_PURGE_URLS`` (retried, logged; a purge
-  that fails never fails the write).
+  that fails never fails the write). With read replicas it first waits until they have
+  replayed the change (``Purger``, ``wait_for_replay``).
 """
 
 import heapq
