@@ -1,10 +1,12 @@
 """Two real gunicorn app servers sharing PostgreSQL and Redis behave as one site
 (issue 16): a comment posted through one is on the page the other serves at once, and
-the flood limit and the login throttling count across both.
+the flood limit, the login throttling and the one-count-per-reader rule of reports
+hold across both.
 
 Each server is ``gunicorn -c site_config/gunicorn.conf.py site_config.wsgi`` with one
 sync worker and the production settings (``DJANGO_DEBUG=0``, as ``benchmarks/load.sh``
-runs it), pointed at this run's test database and the test cache, with the same
+runs it; ``DJANGO_PLAIN_STATIC=1`` so no collectstatic is needed), pointed at this
+run's test database and the test cache, with the same
 ``CACHE_KEY_PREFIX`` and ``THREADPRESS_RELEASE`` so their cache keys are the test
 process's. The tests talk to them over HTTP only, as a browser would.
 
