@@ -17,8 +17,8 @@
   the same fragment for all of them, which the edge shares (``site_config.csrf`` checks
   their comment post by the browser's headers). Without the header, pages are complete
   as before. The VCL keeps two variants of a page (``X-Edge-Reader``): a new reader's
-  (no CSRF cookie) has its empty tokens in place and includes only the shared
-  timestamp; a returning reader's includes every hole.
+  (no CSRF cookie) is whole, with its empty tokens and the form's timestamp in place,
+  kept ``EDGE_NEW_READER_SECONDS``; a returning reader's includes every hole.
 - Purging: ``purge_keys(keys)`` hands the keys, once the transaction commits, to one
   background thread per process that batches them and sends ``PURGE /`` with an
   ``xkey-purge`` header to every URL of ``EDGE_PURGE_URLS`` (retried, logged; a purge
@@ -30,6 +30,7 @@ import heapq
 import http.client
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -54,10 +55,12 @@ logger = logging.getLogger("threadpress")
 
 KEYS_ATTR = "_surrogate_keys"
 EXPIRES_ATTR = "_edge_expires"
+MAX_SECONDS_ATTR = "_edge_max_seconds"
 LISTS_KEY = "articles"  # every list of articles: home, sections, tags, feeds, sitemap
 COMMENTS_KEY = "comments"  # the site-wide comment feeds: any discussion change
 XKEY_HEADER = "xkey"
 ESI_CAPABILITY = "ESI/1.0"
+ESI_INCLUDE = b"<esi:include"
 
 
 def article_key(pk):
@@ -97,9 +100,16 @@ def limit_edge_ttl(request, until):
         setattr(request, EXPIRES_ATTR, until)
 
 
+def limit_edge_seconds(request, seconds):
+    """The edge keeps the response to ``request`` at most ``seconds``."""
+    current = getattr(request, MAX_SECONDS_ATTR, None)
+    if current is None or seconds < current:
+        setattr(request, MAX_SECONDS_ATTR, seconds)
+
+
 def edge_ttl(request, now=None):
     """Seconds the edge may keep the response to ``request``."""
-    seconds = settings.EDGE_CACHE_SECONDS
+    seconds = min(settings.EDGE_CACHE_SECONDS, getattr(request, MAX_SECONDS_ATTR, math.inf))
     until = getattr(request, EXPIRES_ATTR, None)
     if until is not None:
         left = (until - (now or timezone.now())).total_seconds()
@@ -149,7 +159,9 @@ class EdgeCacheMiddleware:
         )
         if has_markers:
             if cacheable:
-                response.content = edge_page(request, response.content, markers)
+                response.content, seconds = edge_page(request, response.content, markers)
+                if seconds is not None:
+                    limit_edge_seconds(request, seconds)
                 # Two variants of the page at the edge (the VCL hashes them apart too).
                 patch_vary_headers(response, (EDGE_READER_HEADER,))
             else:  # a page the edge won't keep is served complete, as without it
@@ -162,7 +174,7 @@ class EdgeCacheMiddleware:
         if cacheable:
             response[XKEY_HEADER] = " ".join(surrogate_keys(request))
             directives = [f"max-age={edge_ttl(request)}"]
-            if has_markers:
+            if has_markers and ESI_INCLUDE in response.content:
                 directives.append(f'content="{ESI_CAPABILITY}"')
             response["Surrogate-Control"] = ", ".join(directives)
         return response
@@ -193,16 +205,29 @@ def is_new_reader(request):
 
 
 def edge_page(request, content, markers):
-    """``content`` (bytes) as the edge keeps it for the reader's variant. A new reader's
-    CSRF holes are filled in place as their fragment would fill them (``no_csrf_token``:
-    the same bytes for every such reader), so Varnish assembles only the includes of
-    the other holes (the form's timestamp); a returning reader's page (or one without
-    the header) has an include for every hole."""
-    if is_new_reader(request) and CSRF_HOLE in markers:
-        markers = dict(markers)
-        marker = markers.pop(CSRF_HOLE).encode()
-        content = content.replace(marker, no_csrf_token(request).encode())
-    return esi_page(content, markers)
+    """``content`` (bytes) as the edge keeps it for the reader's variant, and the most
+    seconds the edge may keep it (None: ``edge_ttl`` alone).
+
+    A new reader's page is whole: its CSRF holes are filled in place as their fragment
+    would fill them (``no_csrf_token``: the same bytes for every such reader), and so
+    are the holes the same for everyone at one moment (the form's signed timestamp),
+    which is why the edge keeps that page only ``EDGE_NEW_READER_SECONDS``: Varnish
+    then serves it as it is, with no include to assemble per view. A returning
+    reader's page (or one without the header) has an include for every hole."""
+    if not is_new_reader(request):
+        return esi_page(content, markers), None
+    markers = dict(markers)
+    seconds = None
+    for name in list(markers):
+        if name == CSRF_HOLE:
+            value = no_csrf_token(request)
+        elif not pagecache.is_per_reader(name):
+            value = pagecache.hole_value_function(name)(request)
+            seconds = settings.EDGE_NEW_READER_SECONDS
+        else:
+            continue
+        content = content.replace(markers.pop(name).encode(), value.encode())
+    return esi_page(content, markers), seconds
 
 
 def esi_page(content, markers):

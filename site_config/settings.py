@@ -188,6 +188,9 @@ PROCESS_CACHE_MAX_MB = env.int("PROCESS_CACHE_MAX_MB", default=32)
 # it keeps a shared page (purged on change, bounded by scheduled changes), and where the
 # purges go (each Varnish's URL; empty: no purging).
 EDGE_CACHE_SECONDS = env.int("EDGE_CACHE_SECONDS", default=3600)
+# A new reader's page (no CSRF cookie) is kept whole, the form's signed timestamp in
+# place, for this long (site_config/edge.py): the timestamp stays as fresh as this.
+EDGE_NEW_READER_SECONDS = env.int("EDGE_NEW_READER_SECONDS", default=1)
 EDGE_PURGE_URLS = env.list("EDGE_PURGE_URLS", default=[])
 EDGE_PURGE_TIMEOUT_SECONDS = env.float("EDGE_PURGE_TIMEOUT_SECONDS", default=2.0)
 

@@ -12,7 +12,8 @@ vcl 4.1;
 # token for them alone (hashed on their CSRF cookie), the empty token of every reader
 # without that cookie and the timestamp shared by all. Each page has two variants
 # (X-Edge-Reader, set here only): for readers without a CSRF cookie the app puts the
-# empty tokens in place, leaving one include (the timestamp). Text, JSON and XML are
+# empty tokens and the timestamp in place (no include; kept a second, as the app
+# says). Text, JSON and XML are
 # gzipped here when the app sent them uncompressed.
 #
 # Substitute before loading (the file does not compile as shipped):
