@@ -1,5 +1,7 @@
 import os
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import signing
@@ -9,6 +11,7 @@ from django.test.client import MULTIPART_CONTENT
 from django.utils.http import urlencode
 
 from comments.forms import TIMESTAMP_SALT
+from site_config import edge
 from tests.factories import ArticleFactory, CommentFactory, StaffFactory, UserFactory
 
 
@@ -79,6 +82,34 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+class _PurgeRecorder(BaseHTTPRequestHandler):
+    def do_PURGE(self):  # noqa: N802 (the HTTP method)
+        keys = self.headers.get(edge.PURGE_HEADER, "").split()
+        self.server.received.append(keys)
+        self.server.arrivals.append((time.monotonic(), keys))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def purge_server(settings):
+    """A real HTTP server taking the edge's purges; EDGE_PURGE_URLS points at it.
+    ``received``: each purge's keys; ``arrivals``: the same with the time each came."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PurgeRecorder)
+    server.received, server.arrivals = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.EDGE_PURGE_URLS = [f"http://127.0.0.1:{server.server_port}/"]
+    yield server
+    drained = edge.wait_for_purges(10)
+    server.shutdown()
+    server.server_close()
+    assert drained, "purges still pending after 10 s"
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,32 +28,6 @@ pytestmark = pytest.mark.django_db(
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="WAL positions are PostgreSQL's"
 )
-
-
-class _Recorder(BaseHTTPRequestHandler):
-    def do_PURGE(self):  # noqa: N802 (the HTTP method)
-        keys = self.headers.get(edge.PURGE_HEADER, "").split()
-        self.server.received.append((time.monotonic(), keys))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def purge_server(settings):
-    """A real HTTP server taking purges (with the time each came); EDGE_PURGE_URLS
-    points at it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.EDGE_PURGE_URLS = [f"http://127.0.0.1:{server.server_port}/"]
-    yield server
-    assert edge.wait_for_purges(10)
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -73,7 +45,7 @@ class Statements(list):
 
 def batches(server):
     assert edge.wait_for_purges(10)
-    return [keys for _, keys in server.received]
+    return list(server.received)
 
 
 def test_lsn_text_and_number_round_trip():
@@ -140,7 +112,7 @@ def test_the_purge_waits_until_the_replicas_have_replayed_the_change(
     switched = time.monotonic()
     _switch_wal()
     assert batches(purge_server) == [["article-4"]]
-    assert purge_server.received[0][0] - switched < 0.5
+    assert purge_server.arrivals[0][0] - switched < 0.5
 
 
 @postgresql_only
@@ -156,7 +128,7 @@ def test_a_replica_that_does_not_catch_up_in_time_is_purged_for_now_and_again(
     started = time.monotonic()
     edge.purge_keys(["article-5"])
     assert batches(purge_server) == [["article-5"], ["article-5"]]
-    first, second = (at for at, _ in purge_server.received)
+    first, second = (at for at, _ in purge_server.arrivals)
     assert first - started >= 0.3
     assert second - first >= 0.15  # the second is due 0.2 s after the wait ended
 
@@ -176,7 +148,7 @@ def test_a_replica_that_does_not_answer_is_not_waited_for(
     started = time.monotonic()
     edge.purge_keys(["article-6"])
     assert batches(purge_server) == [["article-6"]]
-    assert purge_server.received[0][0] - started < 2
+    assert purge_server.arrivals[0][0] - started < 2
     assert not dbrouter.replica_health.states["replica_1"].usable
 
 
@@ -280,7 +252,7 @@ def test_with_replay_paused_on_a_real_replica_the_purge_waits_for_it(
     resumed = time.monotonic()
     _execute("replica_0", "SELECT pg_wal_replay_resume()")
     assert batches(purge_server) == [["article-7"]]
-    assert purge_server.received[0][0] - resumed < 0.5
+    assert purge_server.arrivals[0][0] - resumed < 0.5
 
 
 @postgresql_only
@@ -296,6 +268,6 @@ def test_a_real_replica_that_stays_paused_is_purged_after_the_bound_and_again(
     started = time.monotonic()
     _approve_on_the_primary("article-8")
     assert batches(purge_server) == [["article-8"], ["article-8"]]
-    first, second = (at for at, _ in purge_server.received)
+    first, second = (at for at, _ in purge_server.arrivals)
     assert first - started >= 1
     assert second - first >= 0.15

@@ -6,10 +6,8 @@ view, and purges sent only once a change has committed.
 Purges go to a real HTTP server started here that records what it receives."""
 
 import re
-import threading
 from datetime import timedelta
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -342,29 +340,6 @@ def esi_sources_text(page):
 
 
 # --- purging -----------------------------------------------------------------------------------
-class _Recorder(BaseHTTPRequestHandler):
-    def do_PURGE(self):  # noqa: N802 (the HTTP method)
-        self.server.received.append(self.headers.get(edge.PURGE_HEADER, "").split())
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def purge_server(settings):
-    """A real HTTP server taking purges; EDGE_PURGE_URLS points at it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.EDGE_PURGE_URLS = [f"http://127.0.0.1:{server.server_port}/"]
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def purged(server):
     assert edge.wait_for_purges(10)
     return {key for batch in server.received for key in batch}

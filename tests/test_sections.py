@@ -20,7 +20,7 @@ from articles.models import Article, Section, Tag
 from site_config import edge
 from tests.factories import ArticleFactory, StaffFactory
 from tests.html import NS, parse, text_of
-from tests.test_edge_headers import purge_server, purged  # noqa: F401 (a fixture)
+from tests.test_edge_headers import purged
 
 pytestmark = pytest.mark.django_db
 
@@ -551,7 +551,7 @@ def test_seed_demo_keeps_an_editors_filing():
 # --- edge purges ------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_section_and_tag_changes_purge_their_pages_and_articles(
-    purge_server,  # noqa: F811 (the imported fixture)
+    purge_server,
 ):
     """A rename purges the section's or tag's own pages, every list, and the pages of
     its articles; a tag change on an article purges the tag pages concerned and the
@@ -598,7 +598,7 @@ def test_section_and_tag_changes_purge_their_pages_and_articles(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_sections_position_or_description_leaves_its_articles_pages_alone(
-    purge_server,  # noqa: F811 (the imported fixture)
+    purge_server,
 ):
     """Nothing shows a section's position, and only its own page and feeds show its
     description: reordering sections in the admin's list re-renders no article."""
